@@ -1,0 +1,222 @@
+"""The `glm-eval` command line.
+
+Exit codes: 0 success; 1 a provider refused (wrong key, unknown model id) or, for `check`, a
+regression; 2 bad input (named with its fix, before anything is sent); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness import __version__
+from harness.errors import UserError
+
+DEMO_MODELS = ["glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-flash"]
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by `run` and `demo`; None means "not given" so a suite file's value stands."""
+    g = p.add_argument_group("what to run")
+    g.add_argument("--provider", help="a preset from configs/providers.yaml (see `glm-eval providers`); 'simulated' starts the offline simulator")
+    g.add_argument("--base-url", help="send to this OpenAI-compatible server instead (with no --provider, model names are sent as given)")
+    g.add_argument("--api-key-env", help="the environment variable holding the key (the key itself is never a flag)")
+    g.add_argument("--models", help="comma-separated variants, e.g. glm-4.5,glm-4.5-air (see `glm-eval models`)")
+    g.add_argument("--tasks", help="comma-separated task ids or task .yaml paths (see `glm-eval tasks`)")
+    g.add_argument("--samples", type=int, help="samples per item (default: the task's own, as published: MATH-500 3, AIME 32, GPQA 8)")
+    g.add_argument("--limit", type=int, help="a fixed, seeded subset of N items per task (the same N every time)")
+    g.add_argument("--items", help="comma-separated item ids to run")
+    g.add_argument("--seed", type=int, help="run seed: sent as a per-sample seed where the provider takes one, and shuffles choices (default 0)")
+    s = p.add_argument_group("sampling (defaults: the published GLM-4.5 protocol)")
+    s.add_argument("--temperature", type=float, help="default 0.6")
+    s.add_argument("--top-p", type=float, dest="top_p", help="default 0.95")
+    s.add_argument("--max-tokens", type=int, dest="max_tokens", help="default 81920, room for long thinking as in Z.ai's kit")
+    s.add_argument("--thinking", choices=["on", "off"], help="default on")
+    s.add_argument("--no-stream", dest="stream", action="store_const", const=False, help="ask for whole JSON responses instead of SSE streams")
+    r = p.add_argument_group("how to send")
+    r.add_argument("--concurrency", type=int, help="requests in flight per model (default: the provider's)")
+    r.add_argument("--rpm", type=int, help="client-side requests-per-minute limit, 0 for none (default: the provider's)")
+    r.add_argument("--timeout", type=float, dest="timeout_s", help="seconds to wait for a response (default 900)")
+    r.add_argument("--max-attempts", type=int, dest="max_attempts", help="tries per request on 429/5xx/timeouts (default 6)")
+    r.add_argument("--sim-time-scale", type=float, dest="sim_time_scale", help="simulated provider: 1.0 is real time (default 0.01)")
+    o = p.add_argument_group("where")
+    o.add_argument("--data-dir", type=Path, dest="data_dir", help="a local mirror laid out <hub-id>/<file> (or GLM_EVAL_DATA_DIR)")
+    o.add_argument("--out", type=Path, help="the run's folder (default results/<time>-<provider>)")
+    o.add_argument("--store", type=Path, help="the response store (default results/store.sqlite)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and send nothing")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glm-eval",
+        description="Reasoning benchmarks for the GLM-4.5 family over OpenAI-compatible APIs.",
+    )
+    parser.add_argument("--version", action="version", version=f"glm-eval {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run an evaluation", description="Run models x tasks; resumes from the store.")
+    run.add_argument("suite", nargs="?", type=Path, help="a suite file (configs/suites/*.yaml); flags override its fields")
+    _run_flags(run)
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="all five variants against the simulated endpoint, offline")
+    demo.add_argument("--limit", type=int, help="items per task (default: all)")
+    demo.add_argument("--out", type=Path, default=Path("results/demo"))
+    demo.add_argument("--data-dir", type=Path, dest="data_dir")
+    demo.set_defaults(func=cmd_demo)
+
+    sim = sub.add_parser("sim", help="serve the simulated OpenAI-compatible endpoint")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    sim.add_argument("--tasks", default="math500", help="tasks whose answer key the simulator knows")
+    sim.add_argument("--data-dir", type=Path, dest="data_dir")
+    sim.add_argument("--time-scale", type=float, default=1.0, dest="time_scale", help="1.0 is real time")
+    sim.add_argument("--log", type=Path, help="append one JSON line per request")
+    sim.set_defaults(func=cmd_sim)
+
+    for name, func, text in (
+        ("models", cmd_models, "list the variants and each provider's id for them"),
+        ("tasks", cmd_tasks, "list the built-in tasks"),
+        ("providers", cmd_providers, "list the provider presets"),
+    ):
+        sub.add_parser(name, help=text).set_defaults(func=func)
+    return parser
+
+
+def run_spec_from(args: argparse.Namespace) -> Any:
+    from harness.config import validate
+    from harness.runspec import RunSpec, load_suite
+
+    fields: dict[str, Any] = load_suite(args.suite) if getattr(args, "suite", None) else {}
+    for name in RunSpec.model_fields:
+        value = getattr(args, name, None)
+        if value is not None:
+            fields[name] = value
+    if isinstance(fields.get("thinking"), str):
+        fields["thinking"] = fields["thinking"] == "on"
+    return validate(fields, RunSpec, str(args.suite) if getattr(args, "suite", None) else "command line")
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from harness import evaluate, summary
+
+    spec = run_spec_from(args)
+    if args.dry_run:
+        plan, _ = evaluate.prepare(spec)
+        summary.print_plan(plan, evaluate.store_path(spec), console)
+        return 0
+    result = evaluate.execute(spec, sys.argv[1:], console)
+    summary.print_run(result.run_dir, console)
+    return result.exit_code
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from harness import evaluate, summary
+    from harness.config import validate
+    from harness.runspec import RunSpec
+
+    fields: dict[str, Any] = {
+        "provider": "simulated",
+        "models": DEMO_MODELS,
+        "tasks": ["math500"],
+        "samples": 1,
+        "out": args.out,
+        "store": args.out / "store.sqlite",
+    }
+    if args.limit:
+        fields["limit"] = args.limit
+    if args.data_dir:
+        fields["data_dir"] = args.data_dir
+    spec = validate(fields, RunSpec, "demo")
+    console.print("[bold]glm-eval demo[/bold]: five GLM-4.5 variants against the SIMULATED endpoint (offline; scores are not measurements)")
+    result = evaluate.execute(spec, sys.argv[1:], console, allow_builtin_sample=True)
+    summary.print_run(result.run_dir, console)
+    return result.exit_code
+
+
+def cmd_sim(args: argparse.Namespace, console: Console) -> int:
+    from harness.simulator.serve import serve_tasks
+
+    serve_tasks(args.host, args.port, args.tasks.split(","), args.data_dir, args.time_scale, args.log)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from harness.config import load_models, load_providers
+
+    providers = list(load_providers())
+    table = Table(title="GLM-4.5 variants and their ids per provider (configs/models.yaml)")
+    table.add_column("variant")
+    for name in providers:
+        table.add_column(name)
+    table.add_column("description")
+    for variant, config in load_models().items():
+        table.add_row(variant, *(config.ids.get(p, "-") for p in providers), config.description)
+    console.print(table)
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from harness.tasks import builtin_tasks, load_spec
+
+    table = Table(title="Built-in tasks (tasks/*.yaml); a path to your own task .yaml works too")
+    for column in ("task", "dataset", "grader", "samples", "prompt source"):
+        table.add_column(column)
+    for name in builtin_tasks():
+        spec, _ = load_spec(name)
+        where = spec.dataset.hub_id or spec.dataset.path or ""
+        table.add_row(spec.id, where + (" (gated)" if spec.dataset.gated else ""), spec.grader, str(spec.samples), spec.prompt.source)
+    console.print(table)
+    return 0
+
+
+def cmd_providers(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from harness.config import load_providers
+
+    table = Table(title="Provider presets (configs/providers.yaml)")
+    for column in ("provider", "base URL", "key variable", "thinking switch", "concurrency", "rpm"):
+        table.add_column(column)
+    for name, p in load_providers().items():
+        key = p.api_key_env + (" (optional)" if p.api_key_optional else "")
+        table.add_row(name, p.base_url, key, p.thinking, str(p.concurrency), str(p.rpm or "-"))
+    console.print(table)
+    return 0
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(highlight=False)
+    signal.signal(signal.SIGTERM, _terminate)
+    func: Callable[[argparse.Namespace, Console], int] = args.func
+    try:
+        return func(args, console)
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"glm-eval: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("glm-eval: interrupted; every answer received so far is in the store: run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""One chat-completions request over HTTP, streamed or not, and what came back.
+
+The client only speaks the protocol: it turns a response into a `Completion` (answer and reasoning
+kept apart, usage, timings) or raises `Retryable` / `Fatal`, so that the runner decides what to do
+with failures and nothing here knows about grading.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
+
+
+@dataclass
+class Completion:
+    content: str
+    reasoning: str
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    reasoning_tokens: int | None
+    ttft_s: float | None
+    latency_s: float
+
+
+class Retryable(Exception):
+    """A failure that may pass: 429, 5xx, timeouts, dropped connections, a stream cut short."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Fatal(Exception):
+    """A refusal that retrying cannot change (400/401/403/404): the message says what to fix."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+FATAL_HINTS = {
+    400: "the provider rejected the request; check the sampling parameters and --max-tokens",
+    401: "the API key was refused; check the key in {env}",
+    403: "the API key may not use this model or endpoint; check the account's access",
+    404: "the model id or endpoint does not exist there; check --models and --base-url",
+    422: "the provider rejected the request's parameters",
+}
+
+
+def make_client(base_url: str, api_key: str | None, max_connections: int, timeout_s: float) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/") + "/",
+        headers=headers,
+        timeout=httpx.Timeout(timeout_s, connect=15.0),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+    )
+
+
+async def complete(client: httpx.AsyncClient, body: dict[str, Any], key_env: str) -> Completion:
+    """Send one request; the caller owns retries."""
+    started = time.perf_counter()
+    try:
+        if body.get("stream"):
+            return await _streamed(client, body, started, key_env)
+        response = await client.post("chat/completions", json=body)
+        _check_status(response, key_env)
+        try:
+            data = response.json()
+        except ValueError:
+            raise Retryable(f"malformed JSON in the response (HTTP {response.status_code})") from None
+        return _from_message(data, started)
+    except httpx.TimeoutException as exc:
+        raise Retryable(f"timeout ({type(exc).__name__})") from None
+    except httpx.TransportError as exc:
+        raise Retryable(f"connection error ({type(exc).__name__}: {exc})") from None
+
+
+def _check_status(response: httpx.Response, key_env: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    detail = _error_detail(response)
+    if status == 429 or status >= 500 or status == 408:
+        raise Retryable(f"HTTP {status}{detail}", retry_after=_retry_after(response.headers.get("retry-after")))
+    hint = FATAL_HINTS.get(status, "the provider refused the request").format(env=key_env)
+    raise Fatal(f"HTTP {status}{detail}: {hint}", status)
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        text = response.read().decode(errors="replace")
+    except httpx.HTTPError:
+        return ""
+    try:
+        message = json.loads(text)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = text.strip()
+    return f" ({message[:200]})" if message else ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _from_message(data: Any, started: float) -> Completion:
+    choice = _first_choice(data)
+    message = choice.get("message") or {}
+    content, reasoning = split_reasoning(message.get("content") or "", _reasoning_of(message))
+    prompt, completion, reasoning_tokens = _usage(data.get("usage"))
+    return Completion(
+        content=content,
+        reasoning=reasoning,
+        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        reasoning_tokens=reasoning_tokens,
+        ttft_s=None,
+        latency_s=time.perf_counter() - started,
+    )
+
+
+async def _streamed(client: httpx.AsyncClient, body: dict[str, Any], started: float, key_env: str) -> Completion:
+    content: list[str] = []
+    reasoning: list[str] = []
+    finish_reason: str | None = None
+    usage: Any = None
+    ttft: float | None = None
+    done = False
+    async with client.stream("POST", "chat/completions", json=body) as response:
+        _check_status(response, key_env)
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                done = True
+                break
+            try:
+                chunk = json.loads(payload)
+            except ValueError:
+                raise Retryable("malformed JSON in the stream") from None
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                piece = delta.get("content")
+                thought = _reasoning_of(delta)
+                if piece:
+                    content.append(piece)
+                if thought:
+                    reasoning.append(thought)
+                if ttft is None and (piece or thought):
+                    ttft = time.perf_counter() - started
+                if choice.get("finish_reason"):
+                    finish_reason = choice["finish_reason"]
+    if not done and finish_reason is None:
+        raise Retryable("the stream was cut before it finished")
+    if finish_reason is None and not content and not reasoning:
+        raise Retryable("the response had no choices")
+    text, thoughts = split_reasoning("".join(content), "".join(reasoning))
+    prompt, completion, reasoning_tokens = _usage(usage)
+    return Completion(
+        content=text,
+        reasoning=thoughts,
+        finish_reason=finish_reason,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        reasoning_tokens=reasoning_tokens,
+        ttft_s=ttft,
+        latency_s=time.perf_counter() - started,
+    )
+
+
+def _first_choice(data: Any) -> dict[str, Any]:
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not choices:
+        raise Retryable("the response had no choices")
+    return choices[0]
+
+
+def _reasoning_of(part: dict[str, Any]) -> str:
+    return part.get("reasoning_content") or part.get("reasoning") or ""
+
+
+def split_reasoning(content: str, reasoning: str) -> tuple[str, str]:
+    """Move a leading `<think>...</think>` out of the answer; an unclosed one is all reasoning
+    (thinking ran out of tokens), so an answer is never graded from the model's thoughts."""
+    match = _THINK.match(content)
+    if match:
+        return content[match.end() :], reasoning + match.group(1)
+    stripped = content.lstrip()
+    if stripped.startswith("<think>"):
+        return "", reasoning + stripped[len("<think>") :]
+    return content, reasoning
+
+
+def _usage(usage: Any) -> tuple[int | None, int | None, int | None]:
+    if not isinstance(usage, dict):
+        return None, None, None
+    details = usage.get("completion_tokens_details") or {}
+    return usage.get("prompt_tokens"), usage.get("completion_tokens"), details.get("reasoning_tokens")

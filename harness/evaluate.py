@@ -1,0 +1,256 @@
+"""One evaluation, end to end: plan -> runner -> store -> grader -> samples and manifest.
+
+Every check that can refuse a run (provider, models, key, tasks, results folder) happens before
+the first request; every answer is committed to the store before it is graded; grading reads only
+the store, so a run killed at any point resumes by sending just what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness import results
+from harness.client import make_client
+from harness.errors import UserError
+from harness.graders import GradeCase, GradingPool
+from harness.paths import RESULTS
+from harness.plan import Job, Plan, build_plan
+from harness.progress import ProgressView
+from harness.providers import Provider, models as model_configs, resolve_provider
+from harness.runner import Outcome, Pace, RetryPolicy, Runner
+from harness.runspec import RunSpec
+from harness.simproc import DEFAULT_SIM_KEY, simulator
+from harness.store import OK, Store, StoredResponse
+from harness.tasks import Task, data_dir_from_env, load_task
+
+GRADE_BATCH = 2000
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    outcome: Outcome
+    exit_code: int
+
+
+def prepare(spec: RunSpec, allow_builtin_sample: bool = False) -> tuple[Plan, str | None]:
+    """Everything that can refuse a run, done before anything is sent. Returns the plan and the key."""
+    provider = resolve_provider(spec.provider, spec.base_url, spec.api_key_env)
+    configs = model_configs()
+    for variant in spec.models:
+        provider.model_id(variant, configs)  # an unknown model fails here, before any data is read
+    api_key = provider.api_key()
+    data_dir = data_dir_from_env(spec.data_dir)
+    tasks: dict[str, Task] = {}
+    for name in spec.tasks:
+        task = load_task(name, data_dir, spec.limit, spec.items, allow_builtin_sample)
+        tasks[task.id] = task
+    samples = {task_id: spec.samples_for(task_id, task.spec.samples) for task_id, task in tasks.items()}
+    plan = build_plan(provider, spec.models, configs, tasks, samples, spec.sampling, spec.seed)
+    return plan, api_key
+
+
+def run_dir_for(spec: RunSpec) -> Path:
+    if spec.out is not None:
+        return spec.out
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return RESULTS / f"{stamp}-{spec.provider or 'server'}"
+
+
+def store_path(spec: RunSpec) -> Path:
+    return spec.store or RESULTS / "store.sqlite"
+
+
+def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_sample: bool = False) -> RunResult:
+    plan, api_key = prepare(spec, allow_builtin_sample)
+    run_dir = run_dir_for(spec)
+    _writable(run_dir)
+    started = datetime.now(timezone.utc)
+    with Store(store_path(spec)) as store:
+        stored = store.usable_keys(job.key for job in plan.jobs)
+        missing = [job for job in plan.jobs if job.key not in stored]
+        console.print(
+            f"{len(plan.jobs)} requests planned; {len(stored)} already stored, {len(missing)} to send "
+            f"({plan.provider.name}{', SIMULATED' if plan.provider.simulated else ''}) -> {run_dir}"
+        )
+        wall_start = time.monotonic()
+        outcome = Outcome()
+        if missing:
+            with _endpoint(plan.provider, spec, api_key, run_dir) as (base_url, key):
+                outcome = _send(plan, missing, store, base_url, key, spec, console)
+        wall_s = time.monotonic() - wall_start
+        totals = _grade_and_write(plan, store, run_dir, outcome)
+    manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
+    results.write_manifest(run_dir, manifest)
+    for model, why in outcome.fatal.items():
+        console.print(f"[red]error[/red]: {model} stopped: {why}", highlight=False)
+    return RunResult(run_dir, outcome, 1 if outcome.fatal else 0)
+
+
+def _writable(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to the results folder {run_dir} ({exc.strerror}); choose another with --out") from None
+
+
+@contextlib.contextmanager
+def _endpoint(provider: Provider, spec: RunSpec, api_key: str | None, run_dir: Path) -> Iterator[tuple[str, str | None]]:
+    """The address to send to: the provider's, or a simulator started for this run."""
+    if provider.simulated and spec.base_url is None:
+        key = api_key or DEFAULT_SIM_KEY
+        with simulator(
+            list(spec.tasks), data_dir_from_env(spec.data_dir), spec.sim_time_scale, key, log=run_dir / "simulator.log.jsonl"
+        ) as url:
+            yield url, key
+        return
+    if provider.simulated and api_key is None:
+        api_key = DEFAULT_SIM_KEY
+    yield provider.config.base_url, api_key
+
+
+def _send(plan: Plan, missing: list[Job], store: Store, base_url: str, api_key: str | None, spec: RunSpec, console: Console) -> Outcome:
+    concurrency = spec.concurrency or plan.provider.config.concurrency
+    rpm = spec.rpm if spec.rpm is not None else plan.provider.config.rpm
+    totals: dict[str, int] = {model: 0 for model in plan.model_ids}
+    work: dict[str, list[tuple[Job, Any]]] = {model: [] for model in plan.model_ids}
+    for job in missing:
+        totals[job.model] += 1
+        work[job.model].append((job, lambda job=job: plan.body(job)))
+
+    async def main() -> Outcome:
+        client = make_client(base_url, api_key, concurrency * len(plan.model_ids), spec.timeout_s)
+        async with client:
+            with ProgressView(totals, console) as view:
+                runner = Runner(
+                    client,
+                    store,
+                    plan.provider.identity,
+                    plan.provider.config.api_key_env,
+                    concurrency,
+                    Pace(rpm),
+                    RetryPolicy(max_attempts=spec.max_attempts),
+                    view.update,
+                )
+                return await runner.run(work)
+
+    return asyncio.run(main())
+
+
+def _grade_and_write(plan: Plan, store: Store, run_dir: Path, outcome: Outcome) -> dict[str, Any]:
+    """Grade every planned sample from the store and write samples.jsonl, a batch at a time."""
+    totals = {"samples": 0, "ok": 0, "truncated": 0, "failed": 0, "correct": 0, "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0}
+    tmp = run_dir / (results.SAMPLES + ".tmp")
+    with GradingPool() as pool, tmp.open("w", encoding="utf-8") as out:
+        for start in range(0, len(plan.jobs), GRADE_BATCH):
+            batch = plan.jobs[start : start + GRADE_BATCH]
+            rows = {r.key: r for r in store.get_many([job.key for job in batch])}
+            graded = [(job, rows.get(job.key)) for job in batch]
+            usable = [(job, row) for job, row in graded if row is not None and row.status == OK]
+            verdicts = pool.grade_many(
+                GradeCase(plan.tasks[job.task].spec.grader, row.content or "", plan.prompt(job).gold, row.finish_reason)
+                for job, row in usable
+            )
+            verdict_of = {job.key: v for (job, _), v in zip(usable, verdicts)}
+            for job, row in graded:
+                sample = _sample_row(plan, job, row, verdict_of.get(job.key), outcome)
+                for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+                    totals[name] += sample[name] or 0
+                totals["samples"] += 1
+                totals[sample["status"]] += 1
+                totals["correct"] += bool(sample["correct"])
+                out.write(json.dumps(sample, ensure_ascii=False) + "\n")
+    tmp.replace(run_dir / results.SAMPLES)
+    return totals
+
+
+def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Any, outcome: Outcome) -> dict[str, Any]:
+    item = plan.item(job)
+    prompt = plan.prompt(job)
+    if row is None or row.status != OK:
+        status = "failed"
+        error = row.error if row is not None else f"not sent: {outcome.fatal.get(job.model, 'the run stopped before it')}"
+    else:
+        status = "truncated" if row.finish_reason == "length" else "ok"
+        error = None
+    sample: dict[str, Any] = {
+        "model": job.model,
+        "model_id": job.model_id,
+        "provider": plan.provider.name,
+        "task": job.task,
+        "item_id": item.id,
+        "sample": job.sample,
+        "key": job.key,
+        "status": status,
+        "correct": bool(verdict.correct) if verdict is not None else False,
+        "extracted": verdict.extracted if verdict is not None else None,
+        "normalized": verdict.normalized if verdict is not None else None,
+        "gold": prompt.gold,
+        "reason": verdict.reason if verdict is not None else "request failed",
+        "finish_reason": row.finish_reason if row is not None else None,
+        "response": row.content if row is not None else None,
+        "reasoning_chars": len(row.reasoning or "") if row is not None else 0,
+        "prompt_tokens": row.prompt_tokens if row is not None else None,
+        "completion_tokens": row.completion_tokens if row is not None else None,
+        "reasoning_tokens": row.reasoning_tokens if row is not None else None,
+        "latency_s": row.latency_s if row is not None else None,
+        "ttft_s": row.ttft_s if row is not None else None,
+        "attempts": row.attempts if row is not None else 0,
+        "error": error,
+        "choice_order": list(prompt.choice_order) if prompt.choice_order else None,
+    }
+    for name, value in item.extra.items():
+        sample.setdefault(name, value)
+    return sample
+
+
+def _manifest(
+    spec: RunSpec, plan: Plan, argv: list[str], started: datetime, wall_s: float, outcome: Outcome, totals: dict[str, Any], run_dir: Path
+) -> dict[str, Any]:
+    provider = plan.provider
+    return {
+        "run_id": run_dir.name,
+        "simulated": provider.simulated,
+        "command": ["glm-eval", *argv],
+        "spec": json.loads(spec.model_dump_json()),
+        "provider": {
+            "name": provider.name,
+            "base_url": "started for this run on 127.0.0.1" if provider.simulated and spec.base_url is None else provider.config.base_url,
+            "api_key_env": provider.config.api_key_env,
+            "thinking": provider.config.thinking,
+        },
+        "models": plan.model_ids,
+        "samples_per_item": plan.samples,
+        "sampling": json.loads(plan.sampling.model_dump_json()),
+        "seed": plan.seed,
+        "tasks": {task_id: task.provenance for task_id, task in plan.tasks.items()},
+        "versions": results.package_versions(),
+        "git_commit": results.git_commit(),
+        "store": str(store_path(spec)),
+        "started": started.isoformat(),
+        "ended": datetime.now(timezone.utc).isoformat(),
+        "wall_s": round(wall_s, 3),
+        "totals": {
+            "requests_planned": len(plan.jobs),
+            "requests_sent": outcome.sent,
+            "requests_failed": outcome.failed,
+            **totals,
+        },
+        "stopped_models": outcome.fatal,
+        "host": {"platform": sys.platform, "cpus": os.cpu_count()},
+    }

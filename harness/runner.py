@@ -1,0 +1,198 @@
+"""Sending the plan's missing requests, concurrently, and committing each answer as it arrives.
+
+One `httpx.AsyncClient` per provider; per model, a fixed set of workers (the concurrency limit)
+pulls from that model's queue, so memory does not grow with the size of the run. A client-side
+requests-per-minute pace, retries with exponential backoff and jitter (honouring Retry-After) on
+429/5xx/timeouts/dropped streams, and no retry on 400/401/403/404, which stop that model (401 stops
+the provider) with the reason. The runner knows nothing of grading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from harness.client import Completion, Fatal, Retryable, complete
+from harness.plan import Job
+from harness.store import FAILED, OK, Store, StoredResponse, canonical_json, now
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay_s: float = 1.0
+    max_delay_s: float = 60.0
+    max_total_s: float = 1800.0  # a request stops retrying after this long, whatever the count
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_delay_s * 5)
+        backoff = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return backoff * (0.5 + random.random())  # full jitter around the backoff
+
+
+class Pace:
+    """Spaces request starts to stay under a requests-per-minute limit (0: no limit)."""
+
+    def __init__(self, rpm: int) -> None:
+        self._interval = 60.0 / rpm if rpm > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self._interval:
+            return
+        async with self._lock:
+            current = time.monotonic()
+            start = max(current, self._next)
+            self._next = start + self._interval
+        if start > current:
+            await asyncio.sleep(start - current)
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    stored_ok: int = 0
+    failed: int = 0
+    fatal: dict[str, str] = field(default_factory=dict)  # model -> why it was stopped
+
+
+class Runner:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        store: Store,
+        provider_identity: str,
+        key_env: str,
+        concurrency: int,
+        pace: Pace,
+        policy: RetryPolicy,
+        on_done: Callable[[str, bool, int], None],
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.provider = provider_identity
+        self.key_env = key_env
+        self.concurrency = concurrency
+        self.pace = pace
+        self.policy = policy
+        self.on_done = on_done
+        self.outcome = Outcome()
+        self._stop_all = asyncio.Event()
+
+    async def run(self, work: dict[str, list[tuple[Job, Callable[[], dict[str, Any]]]]]) -> Outcome:
+        """`work` maps a model to its (job, body factory) pairs still missing from the store."""
+        await asyncio.gather(*(self._model(model, jobs) for model, jobs in work.items() if jobs))
+        return self.outcome
+
+    async def _model(self, model: str, jobs: list[tuple[Job, Callable[[], dict[str, Any]]]]) -> None:
+        queue: asyncio.Queue[tuple[Job, Callable[[], dict[str, Any]]]] = asyncio.Queue()
+        for pair in jobs:
+            queue.put_nowait(pair)
+        stopped = asyncio.Event()
+        workers = [asyncio.create_task(self._worker(model, queue, stopped)) for _ in range(min(self.concurrency, len(jobs)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+
+    async def _worker(self, model: str, queue: asyncio.Queue, stopped: asyncio.Event) -> None:
+        while not (stopped.is_set() or self._stop_all.is_set()):
+            try:
+                job, make_body = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            body = make_body()
+            try:
+                completion, attempts = await self._send(body)
+            except Fatal as exc:
+                if not stopped.is_set():
+                    self.outcome.fatal[model] = str(exc)
+                stopped.set()
+                if exc.status == 401:
+                    self._stop_all.set()
+                return
+            except _GaveUp as exc:
+                self._record_failure(job, body, exc.attempts, exc.reason)
+                self.on_done(model, False, 0)
+                continue
+            self._record(job, body, completion, attempts)
+            self.on_done(model, True, completion.completion_tokens or 0)
+
+    async def _send(self, body: dict[str, Any]) -> tuple[Completion, int]:
+        first = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.pace.wait()
+            try:
+                return await complete(self.client, body, self.key_env), attempt
+            except Retryable as exc:
+                wait = self.policy.delay(attempt, exc.retry_after)
+                out_of_time = time.monotonic() - first + wait > self.policy.max_total_s
+                if attempt >= self.policy.max_attempts or out_of_time:
+                    raise _GaveUp(f"{exc} (gave up after {attempt} attempts)", attempt) from None
+                await asyncio.sleep(wait)
+
+    def _record(self, job: Job, body: dict[str, Any], c: Completion, attempts: int) -> None:
+        self.outcome.sent += 1
+        self.outcome.stored_ok += 1
+        self.store.put(
+            StoredResponse(
+                key=job.key,
+                provider=self.provider,
+                model_id=job.model_id,
+                request=canonical_json(body),
+                status=OK,
+                content=c.content,
+                reasoning=c.reasoning,
+                finish_reason=c.finish_reason,
+                prompt_tokens=c.prompt_tokens,
+                completion_tokens=c.completion_tokens,
+                reasoning_tokens=c.reasoning_tokens,
+                latency_s=c.latency_s,
+                ttft_s=c.ttft_s,
+                attempts=attempts,
+                error=None,
+                created_at=now(),
+            )
+        )
+
+    def _record_failure(self, job: Job, body: dict[str, Any], attempts: int, reason: str) -> None:
+        self.outcome.sent += 1
+        self.outcome.failed += 1
+        self.store.put(
+            StoredResponse(
+                key=job.key,
+                provider=self.provider,
+                model_id=job.model_id,
+                request=canonical_json(body),
+                status=FAILED,
+                content=None,
+                reasoning=None,
+                finish_reason=None,
+                prompt_tokens=None,
+                completion_tokens=None,
+                reasoning_tokens=None,
+                latency_s=None,
+                ttft_s=None,
+                attempts=attempts,
+                error=reason,
+                created_at=now(),
+            )
+        )
+
+
+class _GaveUp(Exception):
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts

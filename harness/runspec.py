@@ -1,0 +1,93 @@
+"""What one run is: from command-line flags or a suite file (configs/suites/*.yaml).
+
+Both forms validate into the same `RunSpec`, so a suite file is just the command line written down;
+flags given next to a suite file override its fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from harness.config import Strict, load
+from harness.providers import Sampling
+
+
+class RunSpec(Strict):
+    provider: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    models: list[str] = Field(min_length=1)
+    tasks: list[str] = Field(min_length=1)
+    samples: int | dict[str, int] | None = Field(default=None, description="per item; a task's own default when absent")
+    limit: int | None = Field(default=None, ge=1)
+    items: list[str] | None = None
+    seed: int = Field(default=0, ge=0)
+    concurrency: int | None = Field(default=None, ge=1, le=4096)
+    rpm: int | None = Field(default=None, ge=0)
+    temperature: float = Field(default=0.6, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=81920, ge=1, le=1_000_000)
+    thinking: bool = True
+    stream: bool = True
+    timeout_s: float = Field(default=900.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    data_dir: Path | None = None
+    out: Path | None = None
+    store: Path | None = None
+    sim_time_scale: float = Field(default=0.01, gt=0, description="simulated provider only: 1.0 is real time")
+
+    @field_validator("models", "tasks", "items", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("samples")
+    @classmethod
+    def _positive_samples(cls, value: int | dict[str, int] | None) -> int | dict[str, int] | None:
+        counts = value.values() if isinstance(value, dict) else [value] if value is not None else []
+        if any(c < 1 for c in counts):
+            raise ValueError("samples must be at least 1")
+        return value
+
+    @model_validator(mode="after")
+    def _somewhere_to_send(self) -> RunSpec:
+        if self.provider is None and self.base_url is None:
+            raise ValueError("give a provider (--provider NAME) or a server address (--base-url URL)")
+        return self
+
+    @property
+    def sampling(self) -> Sampling:
+        return Sampling(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            thinking=self.thinking,
+            stream=self.stream,
+        )
+
+    def samples_for(self, task: str, default: int) -> int:
+        if isinstance(self.samples, dict):
+            return self.samples.get(task, default)
+        return self.samples or default
+
+
+def load_suite(path: Path) -> dict[str, Any]:
+    """A suite file's fields, validated on their own so that errors name the file."""
+    raw = load(path, _SuiteFile)
+    return raw.model_dump(exclude_unset=True)
+
+
+class _SuiteFile(RunSpec):
+    """A suite may leave out what the command line will add."""
+
+    models: list[str] = Field(default_factory=list)
+    tasks: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _somewhere_to_send(self) -> RunSpec:
+        return self

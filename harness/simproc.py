@@ -1,0 +1,77 @@
+"""The simulated endpoint as a separate process for the length of a run.
+
+`--provider simulated` starts `glm-eval sim` on a free port of 127.0.0.1, so a run talks to it
+through real HTTP exactly as it would to a provider, and stops it when the run ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from harness.errors import UserError
+
+READY = "glm-eval sim listening on "
+DEFAULT_SIM_KEY = "sim-key"
+
+
+@contextlib.contextmanager
+def simulator(
+    tasks: list[str],
+    data_dir: Path | None,
+    time_scale: float,
+    api_key: str,
+    log: Path | None = None,
+    startup_timeout_s: float = 120.0,
+) -> Iterator[str]:
+    """Yield the base URL (`http://127.0.0.1:PORT/v1`) of a simulator running in a child process."""
+    cmd = [sys.executable, "-m", "harness", "sim", "--port", "0", "--tasks", ",".join(tasks), "--time-scale", str(time_scale)]
+    if data_dir is not None:
+        cmd += ["--data-dir", str(data_dir)]
+    if log is not None:
+        cmd += ["--log", str(log)]
+    errors = tempfile.TemporaryFile(mode="w+")
+    env = {**os.environ, "GLM_EVAL_SIM_KEY": api_key}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+    try:
+        yield _wait_ready(proc, errors, startup_timeout_s)
+    finally:
+        errors.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[str], errors: IO[str], timeout_s: float) -> str:
+    """Read the child's stdout until it says where it listens; keep draining it afterwards so
+    that the child never blocks on a full pipe."""
+    found: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not found and line.startswith(READY):
+                found.append(line[len(READY) :].strip())
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    ready.wait(timeout_s)
+    if not found:
+        proc.kill()
+        proc.wait()
+        errors.seek(0)
+        last = errors.read().strip().splitlines()[-1:] or ["no output"]
+        raise UserError(f"the simulated endpoint did not start ({last[0]})")
+    return found[0].rstrip("/") + "/v1"

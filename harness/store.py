@@ -1,0 +1,145 @@
+"""The response store: every answer a provider gave, committed the moment it arrives.
+
+SQLite in WAL mode, one row per request key (a hash of the canonical request). A response is paid
+for once: a rerun sends only the keys that have no usable row, and grading, reports and regrading
+read from here with no network. Failed requests are kept too (with their error), and are sent
+again by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL,
+    content TEXT,
+    reasoning TEXT,
+    finish_reason TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    latency_s REAL,
+    ttft_s REAL,
+    attempts INTEGER NOT NULL,
+    error TEXT,
+    created_at REAL NOT NULL
+);
+"""
+
+OK = "ok"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    key: str
+    provider: str
+    model_id: str
+    request: str
+    status: str
+    content: str | None
+    reasoning: str | None
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    reasoning_tokens: int | None
+    latency_s: float | None
+    ttft_s: float | None
+    attempts: int
+    error: str | None
+    created_at: float
+
+    @property
+    def usable(self) -> bool:
+        return self.status == OK
+
+
+_COLUMNS = [f.name for f in fields(StoredResponse)]
+
+
+class Store:
+    """One SQLite file, opened by one process at a time per run; other readers are safe (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process (not a power cut) and costs no fsync
+            # per answer; a killed run loses nothing it had committed.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise UserError(f"cannot open the response store {path} ({exc}); check the folder is writable") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def put(self, response: StoredResponse) -> None:
+        """Commit one response now (autocommit): nothing after this can lose it."""
+        row = asdict(response)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO responses ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+            [row[c] for c in _COLUMNS],
+        )
+
+    def usable_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` already have an answer worth keeping (anything but a failed request)."""
+        found: set[str] = set()
+        batch: list[str] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) == 500:
+                found |= self._usable(batch)
+                batch = []
+        if batch:
+            found |= self._usable(batch)
+        return found
+
+    def _usable(self, batch: list[str]) -> set[str]:
+        marks = ",".join("?" * len(batch))
+        rows = self._db.execute(f"SELECT key FROM responses WHERE status = ? AND key IN ({marks})", [OK, *batch])
+        return {r[0] for r in rows}
+
+    def get_many(self, keys: list[str]) -> Iterator[StoredResponse]:
+        """The stored rows for `keys`, in no particular order, a batch at a time (bounded memory)."""
+        for start in range(0, len(keys), 500):
+            batch = keys[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM responses WHERE key IN ({marks})", batch):
+                yield StoredResponse(*row)
+
+    def get(self, key: str) -> StoredResponse | None:
+        row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM responses WHERE key = ?", [key]).fetchone()
+        return StoredResponse(*row) if row else None
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def now() -> float:
+    return time.time()

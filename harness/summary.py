@@ -1,0 +1,83 @@
+"""What the terminal shows: the plan before a run, and the scores table after it.
+
+Built only from the run's manifest and scores frame (as every report is), so the table printed at
+the end of a run and the one a later `report` writes cannot disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from harness import results, stats
+from harness.plan import Plan
+from harness.store import Store
+
+SIMULATED = "SIMULATED"
+
+
+def print_plan(plan: Plan, store_path: Path, console: Console) -> None:
+    """The dry run: what would be sent, and what the store already holds."""
+    stored: set[str] = set()
+    if store_path.exists():
+        with Store(store_path) as store:
+            stored = store.usable_keys(job.key for job in plan.jobs)
+    table = Table(title=f"Plan ({plan.provider.name}{', ' + SIMULATED if plan.provider.simulated else ''}): nothing sent")
+    for column in ("model", "model id", "task", "items", "samples", "requests", "stored", "to send"):
+        table.add_column(column, justify="right" if column in ("items", "samples", "requests", "stored", "to send") else "left")
+    counts: dict[tuple[str, str], list[int]] = {}
+    for job in plan.jobs:
+        entry = counts.setdefault((job.model, job.task), [0, 0])
+        entry[0] += 1
+        entry[1] += job.key in stored
+    for (model, task), (requests, have) in counts.items():
+        table.add_row(
+            model, plan.model_ids[model], task, str(len(plan.tasks[task].items)), str(plan.samples[task]), str(requests), str(have), str(requests - have)
+        )
+    console.print(table)
+    console.print(f"sampling: {plan.sampling.model_dump()}  seed: {plan.seed}")
+
+
+def accuracy_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Rows are variants, columns tasks, cells "accuracy ± CI half-width (items x k)" in points."""
+    summary = stats.summarize(scores)
+    cells = summary.assign(
+        cell=[
+            f"{100 * r.accuracy:.1f} ± {100 * (r.ci_high - r.ci_low) / 2:.1f} ({r.n_items}x{r.k})"
+            for r in summary.itertuples()
+        ]
+    )
+    return cells.pivot(index="model", columns="task", values="cell").reindex(scores["model"].unique())
+
+
+def print_run(run_dir: Path, console: Console) -> None:
+    manifest = results.read_manifest(run_dir)
+    scores = results.read_samples(run_dir)
+    simulated = manifest.get("simulated", False)
+    mark = f" [{SIMULATED} endpoint: not a measurement of the real models]" if simulated else ""
+    table = Table(title=f"Accuracy %, ± 95% CI half-width (items x samples){mark}")
+    acc = accuracy_table(scores)
+    table.add_column("model")
+    for task in acc.columns:
+        table.add_column(str(task), justify="right")
+    usage = stats.usage_summary(scores).groupby("model")[["completion_tokens_mean", "latency_s_p50"]].mean()
+    table.add_column("output tok/sample", justify="right")
+    table.add_column("latency p50 s", justify="right")
+    for model, row in acc.iterrows():
+        u = usage.loc[model] if model in usage.index else None
+        table.add_row(
+            str(model),
+            *(str(v) if isinstance(v, str) else "-" for v in row),
+            f"{u.completion_tokens_mean:.0f}" if u is not None else "-",
+            f"{u.latency_s_p50:.2f}" if u is not None else "-",
+        )
+    console.print(table)
+    totals = manifest["totals"]
+    console.print(
+        f"{totals['samples']} samples: {totals['ok']} ok, {totals['truncated']} truncated, {totals['failed']} failed; "
+        f"{totals['requests_sent']} requests sent this time in {manifest['wall_s']:.1f}s"
+    )
+    console.print(f"results: {run_dir}/samples.jsonl, {run_dir}/manifest.json")
