@@ -82,17 +82,18 @@ def load(path: Path, model: type[M]) -> M:
 
 
 def describe_validation_error(exc: ValidationError, model: type[BaseModel], source: str) -> str:
-    first = exc.errors()[0]
-    loc = [str(part) for part in first["loc"]]
-    field = ".".join(loc) or "(top level)"
+    """One line: `<source>: <field.path>: <what is wrong>`, naming what is allowed where it can."""
+    # A typo shows up as an unknown field plus a missing one: the unknown one says more.
+    first = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
+    loc = first["loc"]
+    field = ".".join(str(part) for part in loc) or "(top level)"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if first["type"] == "extra_forbidden":
-        allowed = _fields_at(model, first["loc"][:-1])
-        hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
-        return f"{source}: unknown field '{field}'{hint}{more}"
+        allowed = ", ".join(_fields_at(model, loc[:-1]))
+        return f"{source}: {field}: unknown field {str(loc[-1])!r}; allowed: {allowed}{more}"
     if first["type"] == "missing":
-        return f"{source}: field '{field}' is required{more}"
-    return f"{source}: field '{field}': {first['msg']} (got {first.get('input')!r}){more}"
+        return f"{source}: {field}: missing (required){more}"
+    return f"{source}: {field}: {first['msg']} (got {first.get('input')!r}){more}"
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

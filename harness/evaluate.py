@@ -95,7 +95,7 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
     manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
     results.write_manifest(run_dir, manifest)
     for model, why in outcome.fatal.items():
-        console.print(f"[red]error[/red]: {model} stopped: {why}", highlight=False)
+        print(f"glm-eval: error: {model} stopped: {why}", file=sys.stderr)
     return RunResult(run_dir, outcome, 1 if outcome.fatal else 0)
 
 

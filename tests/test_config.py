@@ -31,7 +31,7 @@ def test_a_typo_names_file_field_and_allowed(tmp_path: Path):
 def test_a_wrong_value_names_the_field(tmp_path: Path):
     bad = tmp_path / "providers.yaml"
     bad.write_text("providers:\n  zai:\n    base_url: https://x\n    api_key_env: K\n    thinking: sometimes\n")
-    with pytest.raises(UserError, match=r"providers\.zai\.thinking.*'zai', 'vllm', 'openrouter' or 'none'"):
+    with pytest.raises(UserError, match=r"providers\.zai\.thinking: .*'zai', 'vllm', 'openrouter' or 'none'"):
         load(bad, ProvidersFile)
 
 
@@ -78,7 +78,7 @@ def test_run_spec_defaults_follow_published_protocol_and_range_checks():
     spec = validate({"provider": "zai", "models": "glm-4.5,glm-4.5-air", "tasks": "math500"}, RunSpec, "command line")
     assert spec.models == ["glm-4.5", "glm-4.5-air"]
     assert (spec.temperature, spec.top_p, spec.thinking) == (0.6, 0.95, True)
-    with pytest.raises(UserError, match="command line: field 'top_p'"):
+    with pytest.raises(UserError, match="command line: top_p: "):
         validate({"provider": "zai", "models": "glm-4.5", "tasks": "math500", "top_p": 1.5}, RunSpec, "command line")
     with pytest.raises(UserError, match="--provider NAME"):
         validate({"models": "glm-4.5", "tasks": "math500"}, RunSpec, "command line")
