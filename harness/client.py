@@ -73,7 +73,7 @@ async def complete(client: httpx.AsyncClient, body: dict[str, Any], key_env: str
         if body.get("stream"):
             return await _streamed(client, body, started, key_env)
         response = await client.post("chat/completions", json=body)
-        _check_status(response, key_env)
+        await _check_status(response, key_env)
         try:
             data = response.json()
         except ValueError:
@@ -85,22 +85,25 @@ async def complete(client: httpx.AsyncClient, body: dict[str, Any], key_env: str
         raise Retryable(f"connection error ({type(exc).__name__}: {exc})") from None
 
 
-def _check_status(response: httpx.Response, key_env: str) -> None:
+async def _check_status(response: httpx.Response, key_env: str) -> None:
     status = response.status_code
     if status < 400:
         return
-    detail = _error_detail(response)
+    detail = _error_detail(await _body_text(response))
     if status == 429 or status >= 500 or status == 408:
         raise Retryable(f"HTTP {status}{detail}", retry_after=_retry_after(response.headers.get("retry-after")))
     hint = FATAL_HINTS.get(status, "the provider refused the request").format(env=key_env)
     raise Fatal(f"HTTP {status}{detail}: {hint}", status)
 
 
-def _error_detail(response: httpx.Response) -> str:
+async def _body_text(response: httpx.Response) -> str:
     try:
-        text = response.read().decode(errors="replace")
+        return (await response.aread()).decode(errors="replace")
     except httpx.HTTPError:
         return ""
+
+
+def _error_detail(text: str) -> str:
     try:
         message = json.loads(text)["error"]["message"]
     except (ValueError, KeyError, TypeError):
@@ -146,7 +149,7 @@ async def _streamed(client: httpx.AsyncClient, body: dict[str, Any], started: fl
     ttft: float | None = None
     done = False
     async with client.stream("POST", "chat/completions", json=body) as response:
-        _check_status(response, key_env)
+        await _check_status(response, key_env)
         async for line in response.aiter_lines():
             if not line.startswith("data:"):
                 continue

@@ -94,8 +94,11 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         totals = _grade_and_write(plan, store, run_dir, outcome)
     manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
     results.write_manifest(run_dir, manifest)
+    stopped: dict[str, list[str]] = {}
     for model, why in outcome.fatal.items():
-        print(f"glm-eval: error: {model} stopped: {why}", file=sys.stderr)
+        stopped.setdefault(why, []).append(model)
+    for why, names in stopped.items():  # a refused key stops every model: say it once
+        print(f"glm-eval: error: {', '.join(names)} stopped: {why}", file=sys.stderr)
     return RunResult(run_dir, outcome, 1 if outcome.fatal else 0)
 
 

@@ -70,10 +70,10 @@ class ProgressView:
         self._last_line = time.monotonic()
         for model, c in self.counters.items():
             elapsed = time.monotonic() - c.started
-            eta = elapsed / c.done * (c.total - c.done) if c.done else float("nan")
+            eta = f"{elapsed / c.done * (c.total - c.done):.0f}s" if c.done else "unknown"
             print(
                 f"[progress] {model}: {c.done}/{c.total} done, {c.errors} errors, {c.tokens} tokens, "
-                f"{elapsed:.0f}s elapsed, ETA {eta:.0f}s",
+                f"{elapsed:.0f}s elapsed, ETA {eta}",
                 file=sys.stderr,
                 flush=True,
             )

@@ -79,8 +79,8 @@ def test_invalid_key_is_one_clear_error_without_retries(mirror: Path, tmp_path: 
                      "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "r")])
     assert code == 1
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if "error" in line]
-    assert len(lines) >= 1 and "HTTP 401" in lines[0] and "GLM_EVAL_SIM_KEY" in lines[0]
+    lines = [line for line in err.splitlines() if line.startswith("glm-eval: error")]
+    assert len(lines) == 1 and "HTTP 401" in lines[0] and "GLM_EVAL_SIM_KEY" in lines[0], err
     sent = body_hashes(log)
     assert 1 <= len(sent) <= 2, "one request per model at most: a 401 stops the provider, with no retry"
     assert max(Counter(sent).values()) == 1

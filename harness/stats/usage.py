@@ -34,6 +34,10 @@ def usage_summary(scores: pd.DataFrame) -> pd.DataFrame:
     `<col>_p50`, `<col>_p90`, `<col>_p99`."""
     require_columns(scores, [*GROUP_KEYS, "status", *TOKEN_COLUMNS, *TIME_COLUMNS], "usage_summary")
     graded = scores.loc[graded_mask(scores), [*GROUP_KEYS, *TOKEN_COLUMNS, *TIME_COLUMNS]]
+    token_order = [f"{c}_{s}" for c in TOKEN_COLUMNS for s in ("mean", "median", "p90")]
+    time_order = [f"{c}_p{round(q * 100)}" for c in TIME_COLUMNS for q in TIME_QUANTILES]
+    if graded.empty:  # every request failed: the table still has its columns, and no rows
+        return pd.DataFrame(columns=[*GROUP_KEYS, "n_samples", *token_order, *time_order])
     groups = graded.groupby(GROUP_KEYS, observed=True, sort=True)
     tokens = groups[TOKEN_COLUMNS]
     times = groups[TIME_COLUMNS].quantile(list(TIME_QUANTILES)).unstack()
@@ -46,8 +50,6 @@ def usage_summary(scores: pd.DataFrame) -> pd.DataFrame:
         times,
     ]
     summary = pd.concat(parts, axis=1)
-    token_order = [f"{c}_{s}" for c in TOKEN_COLUMNS for s in ("mean", "median", "p90")]
-    time_order = [f"{c}_p{round(q * 100)}" for c in TIME_COLUMNS for q in TIME_QUANTILES]
     return summary[["n_samples", *token_order, *time_order]].reset_index()
 
 
