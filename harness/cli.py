@@ -81,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--log", type=Path, help="append one JSON line per request")
     sim.set_defaults(func=cmd_sim)
 
+    grade = sub.add_parser("grade", help="grade responses produced elsewhere (JSONL with response and gold)")
+    grade.add_argument("file", type=Path, help="one JSON object per line: response, gold (for mcq the correct letter)")
+    grade.add_argument("--grader", required=True, choices=["math", "integer", "mcq", "exact", "regex"])
+    grade.add_argument("--out", type=Path, help="write each line back with correct, extracted and reason added")
+    grade.set_defaults(func=cmd_grade)
+
+    regrade = sub.add_parser("regrade", help="grade a run's stored responses again (no network) and show what changed")
+    regrade.add_argument("run", type=Path, help="a run folder (results/<run>)")
+    regrade.set_defaults(func=cmd_regrade)
+
     for name, func, text in (
         ("models", cmd_models, "list the variants and each provider's id for them"),
         ("tasks", cmd_tasks, "list the built-in tasks"),
@@ -148,6 +158,40 @@ def cmd_sim(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_grade(args: argparse.Namespace, console: Console) -> int:
+    from harness.graders.jsonl import grade_file
+
+    if not args.file.exists():
+        raise UserError(f"{args.file}: no such file")
+    try:
+        graded, correct = grade_file(args.file, args.grader, args.out)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    share = f" ({100 * correct / graded:.1f}%)" if graded else ""
+    console.print(f"graded {graded} lines with the {args.grader} grader: {correct} correct{share}")
+    if args.out:
+        console.print(f"verdicts: {args.out}")
+    return 0
+
+
+def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from harness.regrade import regrade
+
+    graded, changes = regrade(args.run)
+    if changes:
+        table = Table(title=f"Verdicts that changed in {args.run}")
+        for column in ("model", "task", "item", "sample", "old verdict", "new verdict", "reason"):
+            table.add_column(column)
+        for c in changes:
+            verdict = lambda v: f"{'right' if v['correct'] else 'wrong'} ({v['extracted']})"  # noqa: E731
+            table.add_row(c.model, c.task, c.item_id, str(c.sample), verdict(c.old), verdict(c.new), c.new["reason"])
+        console.print(table)
+    console.print(f"regraded {graded} samples: {len(changes)} verdicts changed; {args.run}/samples.jsonl updated")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
@@ -204,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(highlight=False)
+    if not console.is_terminal:  # a log or a pipe: wide enough that tables do not wrap
+        console = Console(highlight=False, width=160)
     signal.signal(signal.SIGTERM, _terminate)
     func: Callable[[argparse.Namespace, Console], int] = args.func
     try:

@@ -24,10 +24,11 @@ from rich.console import Console
 from harness import results
 from harness.client import make_client
 from harness.errors import UserError
-from harness.graders import GradeCase, GradingPool
+from harness.graders import GradeCase, GradingPool, Verdict
 from harness.paths import RESULTS
 from harness.plan import Job, Plan, build_plan
 from harness.progress import ProgressView
+from harness.regrade import verdict_fields
 from harness.providers import Provider, models as model_configs, resolve_provider
 from harness.runner import Outcome, Pace, RetryPolicy, Runner
 from harness.runspec import RunSpec
@@ -182,7 +183,7 @@ def _grade_and_write(plan: Plan, store: Store, run_dir: Path, outcome: Outcome) 
     return totals
 
 
-def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Any, outcome: Outcome) -> dict[str, Any]:
+def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdict | None, outcome: Outcome) -> dict[str, Any]:
     item = plan.item(job)
     prompt = plan.prompt(job)
     if row is None or row.status != OK:
@@ -200,11 +201,8 @@ def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Any, 
         "sample": job.sample,
         "key": job.key,
         "status": status,
-        "correct": bool(verdict.correct) if verdict is not None else False,
-        "extracted": verdict.extracted if verdict is not None else None,
-        "normalized": verdict.normalized if verdict is not None else None,
+        **verdict_fields(verdict),
         "gold": prompt.gold,
-        "reason": verdict.reason if verdict is not None else "request failed",
         "finish_reason": row.finish_reason if row is not None else None,
         "response": row.content if row is not None else None,
         "reasoning_chars": len(row.reasoning or "") if row is not None else 0,

@@ -202,6 +202,7 @@ def load_task(
     provenance["fingerprint"] = fingerprint(items)
     provenance["prompt_sha256"] = hashlib.sha256(spec.prompt.template.encode()).hexdigest()
     provenance["prompt_source"] = spec.prompt.source
+    provenance["grader"] = spec.grader
     return Task(spec=spec, items=items, provenance=provenance)
 
 
