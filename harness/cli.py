@@ -49,7 +49,10 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     o.add_argument("--data-dir", type=Path, dest="data_dir", help="a local mirror laid out <hub-id>/<file> (or GLM_EVAL_DATA_DIR)")
     o.add_argument("--out", type=Path, help="the run's folder (default results/<time>-<provider>)")
     o.add_argument("--store", type=Path, help="the response store (default results/store.sqlite)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and send nothing")
+    c = p.add_argument_group("cost")
+    c.add_argument("--max-cost", type=float, dest="max_cost", help="stop sending once the spend, counting the worst case in flight, would pass this")
+    c.add_argument("--price-as", dest="price_as", help="price the run with this preset of configs/prices.yaml (default: the provider's)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, its token and cost estimate, and send nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +123,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     spec = run_spec_from(args)
     if args.dry_run:
         plan, _ = evaluate.prepare(spec)
-        summary.print_plan(plan, evaluate.store_path(spec), console)
+        book, preset = evaluate.pricing(spec, plan.provider)
+        summary.print_plan(plan, evaluate.store_path(spec), console, book, preset)
         return 0
     result = evaluate.execute(spec, sys.argv[1:], console)
     summary.print_run(result.run_dir, console)

@@ -22,7 +22,9 @@ from typing import Any
 from rich.console import Console
 
 from harness import results
+from harness.budget import Budget
 from harness.client import make_client
+from harness.cost import PriceBook, load_prices
 from harness.errors import UserError
 from harness.graders import GradeCase, GradingPool, Verdict
 from harness.paths import RESULTS
@@ -63,6 +65,28 @@ def prepare(spec: RunSpec, allow_builtin_sample: bool = False) -> tuple[Plan, st
     return plan, api_key
 
 
+def pricing(spec: RunSpec, provider: Provider) -> tuple[PriceBook, str | None]:
+    """The price list and the preset that prices this run (`--price-as`, else the provider's own)."""
+    book = load_prices()
+    preset = spec.price_as or book.preset_for(provider.name)
+    if preset is not None and preset not in book.presets:
+        raise UserError(f"--price-as {preset}: no such preset in configs/prices.yaml; presets: {', '.join(book.presets)}")
+    return book, preset
+
+
+def make_budget(spec: RunSpec, plan: Plan) -> Budget | None:
+    if spec.max_cost is None:
+        return None
+    book, preset = pricing(spec, plan.provider)
+    if preset is None:
+        raise UserError(
+            f"--max-cost needs prices for provider {plan.provider.name}, and configs/prices.yaml has none; "
+            f"add a preset there or price the run with --price-as PRESET ({', '.join(book.presets)})"
+        )
+    prices = {model: book.price_for(preset, model) for model in plan.model_ids}
+    return Budget(spec.max_cost, prices, spec.max_tokens, book.presets[preset].currency, preset)
+
+
 def run_dir_for(spec: RunSpec) -> Path:
     if spec.out is not None:
         return spec.out
@@ -76,6 +100,7 @@ def store_path(spec: RunSpec) -> Path:
 
 def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_sample: bool = False) -> RunResult:
     plan, api_key = prepare(spec, allow_builtin_sample)
+    budget = make_budget(spec, plan)
     run_dir = run_dir_for(spec)
     _writable(run_dir)
     started = datetime.now(timezone.utc)
@@ -90,11 +115,20 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         outcome = Outcome()
         if missing:
             with _endpoint(plan.provider, spec, api_key, run_dir) as (base_url, key):
-                outcome = _send(plan, missing, store, base_url, key, spec, console)
+                outcome = _send(plan, missing, store, base_url, key, spec, console, budget)
         wall_s = time.monotonic() - wall_start
         totals = _grade_and_write(plan, store, run_dir, outcome)
     manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
+    manifest["pricing"] = {"preset": pricing(spec, plan.provider)[1]}
+    if budget is not None:
+        manifest["budget"] = budget.summary()
     results.write_manifest(run_dir, manifest)
+    if budget is not None and budget.stopped:
+        print(
+            f"glm-eval: budget reached: stopped sending at {budget.spent:.4f} {budget.currency} spent of --max-cost {budget.limit} "
+            f"(priced as {budget.priced_as}); {totals['failed']} samples not answered; rerun with a higher --max-cost to go on",
+            file=sys.stderr,
+        )
     stopped: dict[str, list[str]] = {}
     for model, why in outcome.fatal.items():
         stopped.setdefault(why, []).append(model)
@@ -128,7 +162,9 @@ def _endpoint(provider: Provider, spec: RunSpec, api_key: str | None, run_dir: P
     yield provider.config.base_url, api_key
 
 
-def _send(plan: Plan, missing: list[Job], store: Store, base_url: str, api_key: str | None, spec: RunSpec, console: Console) -> Outcome:
+def _send(
+    plan: Plan, missing: list[Job], store: Store, base_url: str, api_key: str | None, spec: RunSpec, console: Console, budget: Budget | None
+) -> Outcome:
     concurrency = spec.concurrency or plan.provider.config.concurrency
     rpm = spec.rpm if spec.rpm is not None else plan.provider.config.rpm
     totals: dict[str, int] = {model: 0 for model in plan.model_ids}
@@ -150,6 +186,7 @@ def _send(plan: Plan, missing: list[Job], store: Store, base_url: str, api_key: 
                     Pace(rpm),
                     RetryPolicy(max_attempts=spec.max_attempts),
                     view.update,
+                    budget,
                 )
                 return await runner.run(work)
 
@@ -188,7 +225,7 @@ def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdi
     prompt = plan.prompt(job)
     if row is None or row.status != OK:
         status = "failed"
-        error = row.error if row is not None else f"not sent: {outcome.fatal.get(job.model, 'the run stopped before it')}"
+        error = row.error if row is not None else f"not sent: {outcome.fatal.get(job.model) or outcome.stopped_by or 'the run stopped before it'}"
     else:
         status = "truncated" if row.finish_reason == "length" else "ok"
         error = None

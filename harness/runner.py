@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from harness.budget import Budget
 from harness.client import Completion, Fatal, Retryable, complete
 from harness.plan import Job
 from harness.store import FAILED, OK, Store, StoredResponse, canonical_json, now
@@ -62,6 +63,7 @@ class Outcome:
     stored_ok: int = 0
     failed: int = 0
     fatal: dict[str, str] = field(default_factory=dict)  # model -> why it was stopped
+    stopped_by: str | None = None  # why nothing more was sent to any model
 
 
 class Runner:
@@ -75,6 +77,7 @@ class Runner:
         pace: Pace,
         policy: RetryPolicy,
         on_done: Callable[[str, bool, int], None],
+        budget: Budget | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -84,6 +87,7 @@ class Runner:
         self.pace = pace
         self.policy = policy
         self.on_done = on_done
+        self.budget = budget
         self.outcome = Outcome()
         self._stop_all = asyncio.Event()
 
@@ -111,9 +115,19 @@ class Runner:
             except asyncio.QueueEmpty:
                 return
             body = make_body()
+            reserved = 0.0
+            if self.budget is not None:
+                held = await self.budget.reserve(model, sum(len(m["content"]) for m in body["messages"]))
+                if held is None:  # the budget is reached: nothing new is sent, anywhere
+                    self.outcome.stopped_by = "--max-cost reached"
+                    self._stop_all.set()
+                    return
+                reserved = held
             try:
                 completion, attempts = await self._send(body)
             except Fatal as exc:
+                if self.budget is not None:
+                    await self.budget.release(reserved)
                 if not stopped.is_set():
                     self.outcome.fatal[model] = str(exc)
                 stopped.set()
@@ -121,9 +135,13 @@ class Runner:
                     self._stop_all.set()
                 return
             except _GaveUp as exc:
+                if self.budget is not None:
+                    await self.budget.release(reserved)
                 self._record_failure(job, body, exc.attempts, exc.reason)
                 self.on_done(model, False, 0)
                 continue
+            if self.budget is not None:
+                await self.budget.settle(model, reserved, completion.prompt_tokens, completion.completion_tokens)
             self._record(job, body, completion, attempts)
             self.on_done(model, True, completion.completion_tokens or 0)
 

@@ -73,6 +73,7 @@ class TaskSpec(Strict):
     grader: str
     samples: int = Field(default=1, ge=1)
     shuffle_choices: bool = True
+    typical_output_tokens: int = Field(default=2000, ge=1, description="a planning figure for --dry-run cost estimates")
 
     @model_validator(mode="after")
     def _choices_need_letters(self) -> TaskSpec:

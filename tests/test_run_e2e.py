@@ -158,3 +158,31 @@ def test_missing_api_key_is_refused_before_sending(tmp_path: Path, capsys, monke
     monkeypatch.delenv("ZAI_API_KEY", raising=False)
     assert main(["run", "--provider", "zai", "--models", "glm-4.5", "--tasks", "math500", "--out", str(tmp_path / "r")]) == 2
     assert "export ZAI_API_KEY" in capsys.readouterr().err
+
+
+def test_max_cost_is_never_passed_and_says_so(mirror: Path, tmp_path: Path, capsys):
+    from harness.cost import load_prices, run_cost
+    from harness.results import read_samples
+
+    limit = 0.30
+    code = main(["run", "--provider", "simulated", "--models", "glm-4.5,glm-4.5-x", "--tasks", "math500", "--limit", "60",
+                 "--samples", "2", "--max-tokens", "8000", "--max-cost", str(limit), "--price-as", "cometapi",
+                 "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "r")])
+    assert code == 0
+    assert "budget reached" in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["budget"]["stopped"] is True and manifest["budget"]["spent"] <= limit
+    scores = read_samples(tmp_path / "r")
+    spent = run_cost(scores, load_prices(), preset="cometapi").cost
+    assert 0.5 * limit < spent <= limit, "the budget is used, and never passed"
+    assert (scores["error"].dropna().str.contains("--max-cost reached")).any()
+
+
+def test_regrade_reproduces_a_runs_verdicts(mirror: Path, tmp_path: Path, capsys):
+    run = tmp_path / "r"
+    assert main(["run", "--provider", "simulated", "--models", "glm-4.5-flash", "--tasks", "math500,aime24", "--limit", "15",
+                 "--samples", "2", "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--out", str(run)]) == 0
+    before = (run / "samples.jsonl").read_text()
+    assert main(["regrade", str(run)]) == 0
+    assert "0 verdicts changed" in capsys.readouterr().out
+    assert (run / "samples.jsonl").read_text() == before
