@@ -94,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     regrade.add_argument("run", type=Path, help="a run folder (results/<run>)")
     regrade.set_defaults(func=cmd_regrade)
 
+    plan = sub.add_parser("plan", help="samples per item needed to detect a difference between two variants, and its cost")
+    plan.add_argument("--task", required=True, help="a task id present in the run")
+    plan.add_argument("--detect", type=float, required=True, help="the difference to detect, in accuracy points")
+    plan.add_argument("--run", type=Path, help="the run whose per-item variance to use (default: the newest under results/ with the task)")
+    plan.add_argument("--alpha", type=float, default=0.05, help="two-sided test level (default 0.05: 95%% confidence)")
+    plan.add_argument("--power", type=float, default=0.8, help="chance of detecting a real difference of that size (default 0.8)")
+    plan.add_argument("--price-as", dest="price_as", help="a preset of configs/prices.yaml (default: the run's provider's)")
+    plan.set_defaults(func=cmd_plan)
+
     for name, func, text in (
         ("models", cmd_models, "list the variants and each provider's id for them"),
         ("tasks", cmd_tasks, "list the built-in tasks"),
@@ -193,6 +202,48 @@ def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
             table.add_row(c.model, c.task, c.item_id, str(c.sample), verdict(c.old), verdict(c.new), c.new["reason"])
         console.print(table)
     console.print(f"regraded {graded} samples: {len(changes)} verdicts changed; {args.run}/samples.jsonl updated")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace, console: Console) -> int:
+    from harness import results, stats
+    from harness.cost import PriceError, estimate_run_cost, load_prices
+
+    run = args.run or results.latest_run_with(args.task)
+    scores = results.read_samples(run)
+    if args.task not in set(scores["task"]):
+        raise UserError(f"{run} has no samples of task {args.task}; run it first or name another run with --run")
+    try:
+        advice = stats.sample_size_advice(scores, args.task, args.detect, args.alpha, args.power)
+    except ValueError as exc:
+        raise UserError(f"{run}: {exc}; rerun the task with --samples 2 or more") from None
+    console.print(
+        f"{args.task}: from {run} ({advice.n_items} items x {advice.k_current} samples; within-item variance "
+        f"{advice.within_var:.4f}, between-item variance of differences {advice.between_var:.4f}: {advice.between_source})"
+    )
+    console.print(f"at {advice.k_current} samples per item, the smallest difference detected with power {args.power:.0%}: {advice.detectable_pts_at_current_k:.1f} points")
+    if advice.k_needed is None:
+        console.print(f"no number of samples per item detects {args.detect} points on {advice.n_items} items: the items differ too much; add items")
+        return 0
+    per_variant = advice.n_requests // 2
+    console.print(
+        f"to detect {args.detect} points at {1 - args.alpha:.0%} confidence with power {args.power:.0%}: "
+        f"{advice.k_needed} samples per item, {per_variant} requests per variant ({advice.n_requests} for the pair)"
+    )
+    book = load_prices()
+    provider = str(scores["provider"].iloc[0])
+    preset = args.price_as or book.preset_for(provider)
+    if preset is None:
+        console.print(f"cost: provider {provider} has no prices; add --price-as PRESET ({', '.join(book.presets)})")
+        return 0
+    for model in scores["model"].unique():
+        try:
+            price = book.price_for(preset, model)
+        except PriceError:
+            console.print(f"  {model}: no price in preset {preset}")
+            continue
+        cost = estimate_run_cost(per_variant, advice.mean_prompt_tokens, advice.mean_completion_tokens, price)
+        console.print(f"  {model}: {cost:.2f} {book.presets[preset].currency} (priced as {preset}; mean tokens of the run)")
     return 0
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.paths import HOME
+from harness.errors import UserError
+from harness.paths import HOME, RESULTS
 
 MANIFEST = "manifest.json"
 SAMPLES = "samples.jsonl"
@@ -50,6 +51,15 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
+
+
+def latest_run_with(task: str, root: Path = RESULTS) -> Path:
+    """The newest run folder under `root` whose manifest lists `task`."""
+    runs = sorted((m.parent for m in root.glob(f"*/{MANIFEST}")), key=lambda d: (d / MANIFEST).stat().st_mtime, reverse=True)
+    for run in runs:
+        if task in read_manifest(run).get("tasks", {}):
+            return run
+    raise UserError(f"no run under {root}/ has task {task}; run it first (with --samples 2 or more) or give --run RUN")
 
 
 def read_samples(run_dir: Path) -> pd.DataFrame:

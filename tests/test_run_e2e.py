@@ -186,3 +186,14 @@ def test_regrade_reproduces_a_runs_verdicts(mirror: Path, tmp_path: Path, capsys
     assert main(["regrade", str(run)]) == 0
     assert "0 verdicts changed" in capsys.readouterr().out
     assert (run / "samples.jsonl").read_text() == before
+
+
+def test_plan_advises_samples_per_item_and_prices_them(mirror: Path, tmp_path: Path, capsys):
+    run = tmp_path / "r"
+    assert main(["run", "--provider", "simulated", "--models", "glm-4.5,glm-4.5-flash", "--tasks", "aime24", "--samples", "3",
+                 "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["plan", "--task", "aime24", "--detect", "15", "--run", str(run), "--price-as", "cometapi"]) == 0
+    out = capsys.readouterr().out
+    assert "30 items x 3 samples" in out and "samples per item" in out and "USD (priced as cometapi" in out
+    assert main(["plan", "--task", "gpqa_diamond", "--detect", "3", "--run", str(run)]) == 2
