@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.config import Strict, load
 from harness.errors import UserError
+from harness.graders import GRADERS
 from harness.paths import TASKS
 
 LETTERS = "ABCD"
@@ -74,6 +75,13 @@ class TaskSpec(Strict):
     samples: int = Field(default=1, ge=1)
     shuffle_choices: bool = True
     typical_output_tokens: int = Field(default=2000, ge=1, description="a planning figure for --dry-run cost estimates")
+
+    @field_validator("grader")
+    @classmethod
+    def _known_grader(cls, value: str) -> str:
+        if value not in GRADERS:
+            raise ValueError(f"unknown grader {value!r}; allowed: {', '.join(GRADERS)}")
+        return value
 
     @model_validator(mode="after")
     def _choices_need_letters(self) -> TaskSpec:
