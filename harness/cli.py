@@ -7,6 +7,7 @@ regression; 2 bad input (named with its fix, before anything is sent); 130 inter
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     sim.add_argument("--tasks", default="math500", help="tasks whose answer key the simulator knows")
+    sim.add_argument("--answer-key", type=Path, dest="answer_key", help="instead of --tasks: a JSONL file of {task, question, gold, kind}")
     sim.add_argument("--data-dir", type=Path, dest="data_dir")
     sim.add_argument("--time-scale", type=float, default=1.0, dest="time_scale", help="1.0 is real time")
     sim.add_argument("--log", type=Path, help="append one JSON line per request")
@@ -152,6 +154,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         "samples": 1,
         "out": args.out,
         "store": args.out / "store.sqlite",
+        "price_as": "cometapi",  # what the simulated answers would cost at published prices
     }
     if args.limit:
         fields["limit"] = args.limit
@@ -165,9 +168,18 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_sim(args: argparse.Namespace, console: Console) -> int:
-    from harness.simulator.serve import serve_tasks
+    import json
 
-    serve_tasks(args.host, args.port, args.tasks.split(","), args.data_dir, args.time_scale, args.log)
+    from harness.simulator import KeyItem, SimOptions, serve
+    from harness.simulator.serve import API_KEY_ENV, task_key
+
+    if args.answer_key:
+        lines = args.answer_key.read_text(encoding="utf-8").splitlines()
+        key = [KeyItem(**json.loads(line)) for line in lines if line.strip()]
+    else:
+        key = task_key(args.tasks.split(","), args.data_dir)
+    options = SimOptions(api_key=os.environ.get(API_KEY_ENV) or "sim-key", time_scale=args.time_scale, request_log=args.log)
+    serve(options, key, args.host, args.port)
     return 0
 
 

@@ -34,7 +34,7 @@ from harness.regrade import verdict_fields
 from harness.providers import Provider, models as model_configs, resolve_provider
 from harness.runner import Outcome, Pace, RetryPolicy, Runner
 from harness.runspec import RunSpec
-from harness.simproc import DEFAULT_SIM_KEY, simulator
+from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
 from harness.store import OK, Store, StoredResponse
 from harness.tasks import Task, data_dir_from_env, load_task
 
@@ -100,6 +100,9 @@ def store_path(spec: RunSpec) -> Path:
 
 def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_sample: bool = False) -> RunResult:
     plan, api_key = prepare(spec, allow_builtin_sample)
+    for task_id, task in plan.tasks.items():
+        if task.provenance.get("note"):
+            console.print(f"[yellow]note[/yellow]: {task_id}: {task.provenance['note']}")
     budget = make_budget(spec, plan)
     run_dir = run_dir_for(spec)
     _writable(run_dir)
@@ -114,7 +117,7 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         wall_start = time.monotonic()
         outcome = Outcome()
         if missing:
-            with _endpoint(plan.provider, spec, api_key, run_dir) as (base_url, key):
+            with _endpoint(plan, spec, api_key, run_dir) as (base_url, key):
                 outcome = _send(plan, missing, store, base_url, key, spec, console, budget)
         wall_s = time.monotonic() - wall_start
         totals = _grade_and_write(plan, store, run_dir, outcome)
@@ -148,12 +151,13 @@ def _writable(run_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def _endpoint(provider: Provider, spec: RunSpec, api_key: str | None, run_dir: Path) -> Iterator[tuple[str, str | None]]:
+def _endpoint(plan: Plan, spec: RunSpec, api_key: str | None, run_dir: Path) -> Iterator[tuple[str, str | None]]:
     """The address to send to: the provider's, or a simulator started for this run."""
+    provider = plan.provider
     if provider.simulated and spec.base_url is None:
         key = api_key or DEFAULT_SIM_KEY
         with simulator(
-            list(spec.tasks), data_dir_from_env(spec.data_dir), spec.sim_time_scale, key, log=run_dir / "simulator.log.jsonl"
+            answer_key(plan.tasks.values()), None, spec.sim_time_scale, key, log=run_dir / "simulator.log.jsonl"
         ) as url:
             yield url, key
         return

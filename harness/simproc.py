@@ -7,32 +7,59 @@ through real HTTP exactly as it would to a provider, and stops it when the run e
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import tempfile
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from dataclasses import asdict
 from typing import IO
 
 from harness.errors import UserError
+from harness.simulator.key import KeyItem
+from harness.tasks import Task
 
 READY = "glm-eval sim listening on "
+KINDS = {"math": "math", "integer": "integer", "mcq": "mcq"}  # other graders are answered like math
+
+
+def answer_key(tasks: Iterable[Task]) -> list[KeyItem]:
+    """What the simulator must know to answer these tasks (for multiple choice, the correct text:
+    the harness shuffles the letters)."""
+    return [
+        KeyItem(task.id, item.question, item.answer, KINDS.get(task.spec.grader, "math"))  # type: ignore[arg-type]
+        for task in tasks
+        for item in task.items
+    ]
 DEFAULT_SIM_KEY = "sim-key"
 
 
 @contextlib.contextmanager
 def simulator(
-    tasks: list[str],
+    tasks: list[str] | list[KeyItem],
     data_dir: Path | None,
     time_scale: float,
     api_key: str,
     log: Path | None = None,
     startup_timeout_s: float = 120.0,
 ) -> Iterator[str]:
-    """Yield the base URL (`http://127.0.0.1:PORT/v1`) of a simulator running in a child process."""
-    cmd = [sys.executable, "-m", "harness", "sim", "--port", "0", "--tasks", ",".join(tasks), "--time-scale", str(time_scale)]
+    """Yield the base URL (`http://127.0.0.1:PORT/v1`) of a simulator running in a child process.
+
+    `tasks` names the tasks whose answers it knows (it loads them itself, as `glm-eval sim`
+    does), or is the answer key already loaded, which is handed over in a temporary file so the
+    data is not read twice."""
+    cmd = [sys.executable, "-m", "harness", "sim", "--port", "0", "--time-scale", str(time_scale)]
+    key_file = None
+    if tasks and isinstance(tasks[0], KeyItem):
+        key_file = tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8")
+        key_file.writelines(json.dumps(asdict(item), ensure_ascii=False) + "\n" for item in tasks)
+        key_file.flush()
+        cmd += ["--answer-key", key_file.name]
+    else:
+        cmd += ["--tasks", ",".join(tasks)]  # type: ignore[arg-type]
     if data_dir is not None:
         cmd += ["--data-dir", str(data_dir)]
     if log is not None:
@@ -44,6 +71,8 @@ def simulator(
         yield _wait_ready(proc, errors, startup_timeout_s)
     finally:
         errors.close()
+        if key_file is not None:
+            key_file.close()
         proc.terminate()
         try:
             proc.wait(timeout=10)

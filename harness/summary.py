@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import results, stats
-from harness.cost import PriceBook, PriceError, estimate_run_cost
+from harness.cost import PriceBook, PriceError, cost_summary, estimate_run_cost, load_prices
 from harness.plan import Plan
 from harness.store import Store
 
@@ -102,14 +102,22 @@ def print_run(run_dir: Path, console: Console) -> None:
     usage = stats.usage_summary(scores).groupby("model")[["completion_tokens_mean", "latency_s_p50"]].mean()
     table.add_column("output tok/sample", justify="right")
     table.add_column("latency p50 s", justify="right")
+    preset = manifest.get("pricing", {}).get("preset")
+    costs = cost_summary(scores, load_prices(), preset).groupby("model")["cost"].sum(min_count=1) if preset else None
+    if costs is not None:
+        table.add_column(f"cost (priced as {preset})", justify="right")
     for model, row in acc.iterrows():
         u = usage.loc[model] if model in usage.index else None
-        table.add_row(
+        cells = [
             str(model),
             *(str(v) if isinstance(v, str) else "-" for v in row),
             f"{u.completion_tokens_mean:.0f}" if u is not None else "-",
             f"{u.latency_s_p50:.2f}" if u is not None else "-",
-        )
+        ]
+        if costs is not None:
+            cost = costs.get(model, float("nan"))
+            cells.append("unknown" if cost != cost else f"{cost:.2f}")
+        table.add_row(*cells)
     console.print(table)
     totals = manifest["totals"]
     console.print(

@@ -13,9 +13,11 @@ import json
 import os
 import random
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from pydantic import Field, field_validator, model_validator
 
@@ -285,10 +287,25 @@ def _load_rows(spec: TaskSpec, spec_path: Path, data_dir: Path | None) -> tuple[
     return _load_hub(spec), provenance
 
 
+def _hub_reachable(timeout_s: float = 5.0) -> bool:
+    """A quick look before `datasets` spends half a minute retrying an unreachable hub."""
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def _load_hub(spec: TaskSpec) -> list[dict[str, Any]]:
     import datasets
 
     src = spec.dataset
+    if os.environ.get("HF_HUB_OFFLINE") != "1" and not _hub_reachable():
+        raise UserError(
+            f"task {spec.id}: the hub is not reachable from here, so {src.hub_id} cannot be downloaded; "
+            f"point --data-dir (or GLM_EVAL_DATA_DIR) at a mirror laid out <hub-id>/<file>"
+        )
     try:
         ds = datasets.load_dataset(src.hub_id, src.config, split=src.split, revision=src.revision)
     except Exception as exc:  # datasets raises many types for "offline", "gated", "not found"
