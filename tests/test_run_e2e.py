@@ -103,7 +103,7 @@ def test_sigkill_half_way_then_resume_pays_nothing_twice(mirror: Path, tmp_path:
     log = tmp_path / "sim.jsonl"
     with simulator(["math500"], mirror, 0.004, "sim-key", log=log) as url:
         common = ["run", "--provider", "simulated", "--base-url", url, "--models", "glm-4.5,glm-4.5-flash",
-                  "--tasks", "math500", "--limit", "60", "--samples", "2", "--concurrency", "8", "--data-dir", str(mirror)]
+                  "--tasks", "math500", "--limit", "60", "--samples", "2", "--concurrency", "16", "--data-dir", str(mirror)]
         store = tmp_path / "killed.sqlite"
         proc = _cli(*common, "--store", str(store), "--out", str(tmp_path / "killed"))
         deadline = time.monotonic() + 120
@@ -191,9 +191,9 @@ def test_regrade_reproduces_a_runs_verdicts(mirror: Path, tmp_path: Path, capsys
 def test_plan_advises_samples_per_item_and_prices_them(mirror: Path, tmp_path: Path, capsys):
     run = tmp_path / "r"
     assert main(["run", "--provider", "simulated", "--models", "glm-4.5,glm-4.5-flash", "--tasks", "aime24", "--samples", "3",
-                 "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--out", str(run)]) == 0
+                 "--limit", "12", "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--out", str(run)]) == 0
     capsys.readouterr()
     assert main(["plan", "--task", "aime24", "--detect", "15", "--run", str(run), "--price-as", "cometapi"]) == 0
     out = capsys.readouterr().out
-    assert "30 items x 3 samples" in out and "samples per item" in out and "USD (priced as cometapi" in out
+    assert "12 items x 3 samples" in out and "samples per item" in out and "USD (priced as cometapi" in out
     assert main(["plan", "--task", "gpqa_diamond", "--detect", "3", "--run", str(run)]) == 2
