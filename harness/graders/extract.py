@@ -1,0 +1,205 @@
+"""Finding the final answer in a model's response.
+
+A reasoning model states many candidate values on its way to an answer; grading any of them
+but the final one moves scores at random. The order of preference is therefore fixed:
+
+1. the last ``\\boxed{}`` / ``\\fbox{}`` (with nested braces), together with boxes placed right
+   before it as a list (``\\boxed{2}`` and ``\\boxed{3}``);
+2. the last explicit final-answer phrase ("the final answer is", "the answer is", "Answer:",
+   a "**Final Answer**" heading);
+3. a closing line, or closing display formula, that holds nothing but a formula or a number.
+
+Anything else is "no answer": a number from the middle of the reasoning is never graded.
+Text inside ``<think>...</think>`` is reasoning and is removed before any of this.
+
+Everything here runs in linear time on any input, because the cheap graders (mcq, integer,
+exact) run without a time limit.
+"""
+
+from __future__ import annotations
+
+import re
+
+_THINK_OPEN = "<think>"
+_THINK_CLOSE = "</think>"
+
+
+def strip_reasoning(text: str) -> str:
+    """Drop ``<think>`` blocks: what is left is the answer part of the response.
+
+    A closing tag without an opening one means the chat template opened the block in the
+    prompt, so everything before it is reasoning. An opening tag that never closes means the
+    model was still thinking when it stopped, so nothing after it is an answer.
+    """
+    if _THINK_CLOSE in text:
+        text = text.rsplit(_THINK_CLOSE, 1)[1]
+    if _THINK_OPEN in text:
+        text = text.split(_THINK_OPEN, 1)[0]
+    return text
+
+
+_BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)[ \t]*\{")
+# What may stand between two boxes that together form one list of answers.
+_BOX_JOINER = re.compile(r"(?:\s|\$|\\[()\[\]]|[,;&]|\\q?quad\b|\\text\{ ?(?:and|or) ?\}|\band\b|\bor\b)*")
+
+
+_BRACE_TOKEN = re.compile(r"\\.|[{}]", re.DOTALL)  # an escaped character, or a brace
+
+
+def _closing_braces(text: str, start: int) -> dict[int, int]:
+    """Position of the closing brace for every opening brace from ``start`` on (``\\{`` does not count)."""
+    closing: dict[int, int] = {}
+    stack: list[int] = []
+    for token in _BRACE_TOKEN.finditer(text, start):
+        char = token.group()
+        if char == "{":
+            stack.append(token.start())
+        elif char == "}" and stack:
+            closing[stack.pop()] = token.start()
+    return closing
+
+
+def boxed_answers(text: str) -> list[tuple[int, int, str]]:
+    """Every complete box as (start, end, content); an unclosed box (a cut-off response) is skipped."""
+    commands = list(_BOX_COMMAND.finditer(text))
+    if not commands:
+        return []
+    closing = _closing_braces(text, commands[0].start())
+    boxes = []
+    for match in commands:
+        close = closing.get(match.end() - 1)
+        if close is not None:
+            boxes.append((match.start(), close + 1, text[match.end() : close].strip()))
+    return boxes
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last box, joined with the boxes listed right before it (``a, b``)."""
+    outer: list[tuple[int, int, str]] = []
+    for box in boxed_answers(text):
+        if outer and box[0] < outer[-1][1]:
+            continue  # a box inside a box is part of its content
+        if box[2]:
+            outer.append(box)
+    if not outer:
+        return None
+    first = len(outer) - 1
+    while first > 0 and _BOX_JOINER.fullmatch(text, outer[first - 1][1], outer[first][0]):
+        first -= 1
+    return ", ".join(dict.fromkeys(content for _, _, content in outer[first:]))  # in order, once each
+
+
+# "the answer is", "the final answer is", "the answer to part (b) is", "Answer:", "**Final Answer:**",
+# and a "Final Answer" heading ("**Final Answer**", "## Final Answer") whose answer is on the next line.
+_PHRASE = re.compile(
+    r"(?i)\b(?:final\s+answer|answer)\b"
+    r"(?:"
+    r"(?:\s+to\s+[^.\n:]{1,40}?)?\s+(?:is|would\s+be|should\s+be|will\s+be)\b(?:\s*:)?"
+    r"|(?:\*\*|__)?[ \t]*[:：]"
+    r")"
+    r"|(?im:^[ \t]*(?:\*\*|__|\#{1,6})[ \t]*final\s+answer[ \t]*(?:(?:\*\*|__)[ \t]*)?$)",
+)
+# Words that show "the answer is ..." is talk about an answer, not a statement of one.
+_NOT_A_STATEMENT = re.compile(
+    r"(?i)(?:correct|right|wrong|incorrect|not|that|this|which|what|clearly|probably|likely|indeed|"
+    r"still|also|consistent|reasonable|valid|plausible|as|in|to|because|since|given|obtained|found)\b"
+)
+_MATH_SPANS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|\s(?:because|since|which|as)\s")
+_DECORATION = " \t\r*_"
+
+
+def _undecorated(line: str) -> str:
+    return line.lstrip(_DECORATION + ":").rstrip(_DECORATION)
+
+
+def _leading_math_span(text: str) -> str | None:
+    """The content of a math span that ``text`` starts with, e.g. ``$\\frac12$`` -> ``\\frac12``."""
+    for opener, closer in _MATH_SPANS:
+        if text.startswith(opener):
+            end = text.find(closer, len(opener))
+            while closer == "$" and end > 0 and text[end - 1] == "\\":
+                end = text.find(closer, end + 1)
+            if end > len(opener):
+                return text[len(opener) : end].strip()
+    return None
+
+
+# A stated answer fits in this many characters; reading no further after each phrase keeps a
+# response with thousands of "the answer is" phrases linear to scan.
+_STATEMENT_CHARS = 500
+
+
+def _line_at(text: str, start: int) -> tuple[str, int]:
+    """The rest of the line starting at ``start`` (at most _STATEMENT_CHARS), and where the next line starts."""
+    end = text.find("\n", start, start + _STATEMENT_CHARS)
+    if end < 0:
+        end = min(len(text), start + _STATEMENT_CHARS)
+        return text[start:end], end
+    return text[start:end], end + 1
+
+
+def _statement_after(text: str, start: int) -> str | None:
+    """The answer stated right after a final-answer phrase: a math span, else the rest of its sentence."""
+    line, next_start = _line_at(text, start)
+    line = _undecorated(line)
+    while not line and next_start < len(text):  # "**Final Answer**" alone: the answer follows
+        line, next_start = _line_at(text, next_start)
+        line = _undecorated(line)
+    if not line:
+        return None
+    span = _leading_math_span(line)
+    if span is not None:
+        return span or None
+    end = _SENTENCE_END.search(line)
+    statement = (line[: end.start()] if end else line).strip().rstrip(",;").strip()
+    return _undecorated(statement) or None
+
+
+def phrase_answer(text: str) -> str | None:
+    """What follows the last final-answer phrase, or None when no phrase states anything."""
+    for match in reversed(list(_PHRASE.finditer(text))):
+        statement = _statement_after(text, match.end())
+        if statement and not _NOT_A_STATEMENT.match(statement):
+            return statement
+    return None
+
+
+_BARE_ANSWER = re.compile(r"[-+−]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?: ?\\?%)?")
+
+
+def _closing_display_block(text: str) -> str | None:
+    """A display formula that ends the response on lines of its own (``\\[`` ... ``\\]``)."""
+    for opener, closer in (("\\[", "\\]"), ("$$", "$$")):
+        if text.endswith(closer):
+            start = text.rfind(opener, 0, len(text) - len(closer))
+            if start >= 0 and (start == 0 or text[start - 1] == "\n"):
+                return text[start + len(opener) : len(text) - len(closer)].strip() or None
+    return None
+
+
+def closing_line_answer(text: str) -> str | None:
+    """The closing line when it holds only a formula (``$$x=5$$``) or a number, else None.
+
+    A closing line with words in it ("so we get 12 apples in the first box") is reasoning, not a
+    stated answer, and is not graded.
+    """
+    text = text.strip().rstrip(".").rstrip()
+    block = _closing_display_block(text)
+    if block is not None:
+        return block
+    last = _undecorated(text.rsplit("\n", 1)[-1]).rstrip(".").strip()
+    for opener, closer in _MATH_SPANS:
+        if last.startswith(opener) and last.endswith(closer) and len(last) > len(opener) + len(closer):
+            inner = last[len(opener) : -len(closer)]
+            if closer not in inner.replace("\\" + closer, ""):
+                return inner.strip() or None
+    return last if _BARE_ANSWER.fullmatch(last) else None
+
+
+def final_answer(response: str) -> str | None:
+    """The model's final answer as written (LaTeX, without the box), or None if it gave none.
+
+    ``response`` must already be free of reasoning (see :func:`strip_reasoning`).
+    """
+    return last_boxed(response) or phrase_answer(response) or closing_line_answer(response)

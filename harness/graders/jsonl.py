@@ -1,0 +1,82 @@
+"""``glm-eval grade FILE.jsonl``: grade responses produced elsewhere, through the same pool runs use.
+
+Input: one JSON object per line with ``response`` (the model's answer text, a string) and
+``gold`` (the gold answer; for ``mcq`` the correct letter; a number is read as its text). An
+optional ``finish_reason`` is honoured (``"length"`` marks the response truncated). Every other
+field is kept. Blank lines are skipped.
+
+The gold field must be called ``gold``: ``answer`` is not accepted as an alias, because in files
+of model outputs ``answer`` as often holds the model's own answer, and grading a response
+against itself would report it correct.
+
+The whole file is checked before anything is graded, so bad input fails in a second, not after
+the grading.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from harness.graders.grade import check_grader
+from harness.graders.pool import GradeCase, GradingPool
+
+_LETTER = re.compile(r"\(?[A-Za-z]\)?")
+
+
+def _problem(record: object, grader: str) -> str | None:
+    """What is wrong with one parsed line, phrased with its fix; None when it is fine."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object with 'response' and 'gold', got {type(record).__name__}"
+    if "response" not in record:
+        return "has no 'response' field; give the model's answer text in 'response'"
+    if not isinstance(record["response"], str):
+        return "has a 'response' that is not a string; give the model's answer text in 'response'"
+    gold = record.get("gold")
+    if gold is None:
+        hint = " (the file calls it 'answer': rename the field to 'gold')" if "answer" in record else ""
+        return f"has no 'gold' field; put the gold answer in 'gold'{hint}"
+    if isinstance(gold, bool) or not isinstance(gold, (str, int, float)):
+        return "has a 'gold' that is not a string or number; put the gold answer in 'gold'"
+    if grader == "mcq" and not (isinstance(gold, str) and _LETTER.fullmatch(gold.strip())):
+        return f"for --grader mcq, 'gold' must be the correct letter (e.g. \"C\"), got {gold!r}"
+    if not isinstance(record.get("finish_reason") or "", str):
+        return "'finish_reason' must be a string such as \"stop\" or \"length\""
+    return None
+
+
+def _read_records(path: Path, grader: str) -> list[dict[str, Any]]:
+    records = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"{path}, line {number}: not valid JSON ({exc.msg}); write one JSON object per line"
+                ) from None
+            problem = _problem(record, grader)
+            if problem is not None:
+                raise ValueError(f"{path}, line {number}: {problem}")
+            records.append(record)
+    return records
+
+
+def grade_file(path: Path, grader: str, out: Path | None) -> tuple[int, int]:
+    """Grade every line of ``path``; write them with ``correct``, ``extracted`` and ``reason`` added
+    to ``out`` in input order. Returns (graded, correct). Raises ValueError on bad input."""
+    check_grader(grader)
+    records = _read_records(Path(path), grader)
+    cases = [GradeCase(grader, r["response"], str(r["gold"]), r.get("finish_reason")) for r in records]
+    with GradingPool() as pool:
+        verdicts = pool.grade_many(cases)
+    if out is not None:
+        with Path(out).open("w", encoding="utf-8") as sink:
+            for record, verdict in zip(records, verdicts):
+                added = {"correct": verdict.correct, "extracted": verdict.extracted, "reason": verdict.reason}
+                sink.write(json.dumps({**record, **added}, ensure_ascii=False) + "\n")
+    return len(verdicts), sum(verdict.correct for verdict in verdicts)

@@ -1,0 +1,131 @@
+"""grade(): the contract every caller relies on, answer extraction, and keys for majority voting."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.graders import GRADERS, Verdict, grade
+from harness.graders.extract import final_answer, strip_reasoning
+
+
+def test_graders_are_the_documented_five():
+    assert GRADERS == ("math", "integer", "mcq", "exact", "regex")
+
+
+def test_unknown_grader_is_refused_with_the_valid_names():
+    with pytest.raises(ValueError, match="math, integer, mcq, exact, regex"):
+        grade("maths", r"\boxed{1}", "1")
+
+
+def test_verdict_explains_itself():
+    verdict = grade("math", r"First $x = 2$, so the answer is $\boxed{\dfrac{1}{2}}$.", r"\frac{1}{2}")
+    assert verdict == Verdict(True, r"\dfrac{1}{2}", "1/2", r"\frac{1}{2}", "match")
+
+
+@pytest.mark.parametrize("grader, response, gold", [
+    ("math", r"\boxed{42}", "42"),
+    ("integer", r"\boxed{042}", "42"),
+    ("mcq", "ANSWER: C", "C"),
+    ("exact", "Answer: Paris", "Paris"),
+    ("regex", "Answer: 42", r"4\d"),
+])
+def test_truncated_response_is_wrong_but_keeps_what_it_said(grader, response, gold):
+    verdict = grade(grader, response, gold, finish_reason="length")
+    assert not verdict.correct
+    assert verdict.reason == "truncated: finish_reason=length"
+    assert verdict.extracted is not None and verdict.normalized is not None
+
+
+def test_other_finish_reasons_grade_normally():
+    assert grade("math", r"\boxed{42}", "42", finish_reason="stop").correct
+
+
+@pytest.mark.parametrize("response, answer_part", [
+    ("<think>try 7</think>The answer is 8.", "The answer is 8."),
+    ("reasoning with a template-opened block</think>\n\\boxed{8}", "\n\\boxed{8}"),
+    ("<think>still thinking \\boxed{7}", ""),
+    ("no tags at all", "no tags at all"),
+])
+def test_reasoning_is_never_the_answer(response, answer_part):
+    assert strip_reasoning(response) == answer_part
+
+
+def test_unclosed_think_means_no_answer():
+    verdict = grade("math", r"<think>so it is \boxed{7}", "7")
+    assert (verdict.correct, verdict.reason, verdict.extracted) == (False, "no answer found", None)
+
+
+@pytest.mark.parametrize("response, expected", [
+    (r"We get $\boxed{3}$ for the first part and finally $\boxed{\frac{1}{2}}$.", r"\frac{1}{2}"),
+    (r"\boxed{\frac{a^{2}}{\sqrt{b_{1}}}}", r"\frac{a^{2}}{\sqrt{b_{1}}}"),
+    (r"\fbox{12}", "12"),
+    (r"The roots are $\boxed{2}$ and $\boxed{3}$.", "2, 3"),
+    ("So $\\boxed{5}$.\n\n**Final Answer**\n$\\boxed{5}$", "5"),
+    (r"\boxed{\{1, 2\}}", r"\{1, 2\}"),
+    (r"Earlier \boxed{4}, then cut off: \boxed{5", "4"),
+    ("In step 2 we had x = 12.\n\nThe final answer is $15$.", "15"),
+    ("**Final Answer**\n\n$$\\frac{7}{2}$$", r"\frac{7}{2}"),
+    ("Answer: $x = 5$ (checked)", "x = 5"),
+    ("The answer is 42 because 6 * 7 = 42.", "42"),
+    ("If the answer is correct, then we have more.\n\nAnswer: 9", "9"),
+    ("Everything cancels.\n\n\\[\n2\\sqrt{5}\n\\]", r"2\sqrt{5}"),
+    ("so the total is\n\n**14**", "14"),
+    ("We add 3 and 4 to get 7 apples in the basket", None),
+    ("", None),
+])
+def test_final_answer_extraction(response, expected):
+    assert final_answer(response) == expected
+
+
+@pytest.mark.parametrize("writings", [
+    [r"\boxed{\frac12}", r"\boxed{0.5}", r"\boxed{\dfrac{1}{2}}", r"\boxed{\tfrac{2}{4}}", "The answer is 1/2."],
+    [r"\boxed{x=3}", r"\boxed{3}", r"\boxed{3.0}", r"\boxed{003}"],
+    [r"\boxed{\pm 2}", r"\boxed{2, -2}", r"\boxed{-2 \text{ and } 2}"],
+    [r"\boxed{10{,}000}", r"\boxed{10000}", r"\boxed{10,000}", r"\boxed{10\,000}", r"\boxed{10^4}"],
+    [r"\boxed{(-2, -14, -7)}", r"\boxed{\begin{pmatrix} -2 \\ -14 \\ -7 \end{pmatrix}}"],
+    [r"\boxed{2\sqrt{2}}", r"\boxed{\sqrt{8}}"],
+    [r"\boxed{25\%}", r"\boxed{25}"],
+    [r"\boxed{4:30 \text{ p.m.}}", r"\boxed{4:30 PM}"],
+])
+def test_equal_answers_share_one_normalized_form(writings):
+    keys = {grade("math", w, "0").normalized for w in writings}
+    assert len(keys) == 1, keys
+
+
+def test_different_answers_have_different_normalized_forms():
+    writings = [r"\boxed{\frac12}", r"\boxed{\frac13}", r"\boxed{2}", r"\boxed{-2}", r"\boxed{\pm 2}", r"\boxed{(1,2)}",
+                r"\boxed{(2,1)}", r"\boxed{[1,2]}", r"\boxed{\sqrt2}", r"\boxed{x+1}"]
+    keys = [grade("math", w, "0").normalized for w in writings]
+    assert len(set(keys)) == len(keys), keys
+
+
+def test_a_grader_failure_is_a_verdict_not_an_exception():
+    verdict = grade("regex", "Answer: 12", "(unclosed")
+    assert not verdict.correct and verdict.reason.startswith("error: gold is not a valid regex")
+    assert grade("integer", r"\boxed{12}", "twelve").reason == "error: gold 'twelve' is not an integer"
+    assert grade("mcq", "ANSWER: C", "CD").reason.startswith("error: gold 'CD'")
+
+
+def test_gold_given_as_a_number_is_read_as_text():
+    assert grade("integer", r"\boxed{70}", 70).correct  # type: ignore[arg-type]  # aime25 stores ints
+
+
+@pytest.mark.parametrize("grader, gold", [("mcq", "C"), ("integer", "5"), ("exact", "5")])
+@pytest.mark.parametrize("unit", ["the answer is correct ", "\\boxed{1} and ", "Answer: (", " ", "\\boxed{"])
+def test_cheap_graders_stay_linear_on_hostile_input(grader, gold, unit):
+    # These graders run without a time limit, so no input may make them backtrack quadratically.
+    start = time.perf_counter()
+    grade(grader, unit * 40_000 + "x", gold)
+    assert time.perf_counter() - start < 3.0
+
+
+def test_mcq_letters_follow_the_gold_beyond_d():
+    assert grade("mcq", "ANSWER: F", "F").correct
+    assert grade("mcq", "ANSWER: F", "B").reason == "no answer found"  # A-D only when the gold is within A-D
+
+
+def test_regex_must_match_the_whole_answer():
+    assert grade("regex", r"\boxed{42 apples}", r"42( apples)?").correct
+    assert not grade("regex", r"\boxed{142}", r"42").correct
