@@ -50,6 +50,10 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     o.add_argument("--data-dir", type=Path, dest="data_dir", help="a local mirror laid out <hub-id>/<file> (or GLM_EVAL_DATA_DIR)")
     o.add_argument("--out", type=Path, help="the run's folder (default results/<time>-<provider>)")
     o.add_argument("--store", type=Path, help="the response store (default results/store.sqlite)")
+    j = p.add_argument_group("judge model (off by default)")
+    j.add_argument("--judge", help="PROVIDER:MODEL (or MODEL on the run's provider): reads GPQA letters for gpqa_diamond:zai-judge")
+    j.add_argument("--judge-fallback", dest="judge_fallback", action="store_const", const=True,
+                   help="also ask the judge whether a math answer the rules call different is equivalent (as Z.ai's kit does)")
     c = p.add_argument_group("cost")
     c.add_argument("--max-cost", type=float, dest="max_cost", help="stop sending once the spend, counting the worst case in flight, would pass this")
     c.add_argument("--price-as", dest="price_as", help="price the run with this preset of configs/prices.yaml (default: the provider's)")

@@ -13,8 +13,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ from harness import results
 from harness.budget import Budget
 from harness.client import make_client
 from harness.cost import PriceBook, load_prices
-from harness.errors import UserError
+from harness.errors import ProviderError, UserError
 from harness.graders import GradeCase, GradingPool, Verdict
+from harness.judge import SAMPLING, Judge, JudgeJob, equivalence_job, letter_job, resolve_judge
+from harness.judge import apply as judge_apply
 from harness.paths import RESULTS
 from harness.plan import Job, Plan, build_plan
 from harness.progress import ProgressView
@@ -104,27 +107,42 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         if task.provenance.get("note"):
             console.print(f"[yellow]note[/yellow]: {task_id}: {task.provenance['note']}")
     budget = make_budget(spec, plan)
+    judge = _judge_for(spec, plan)
     run_dir = run_dir_for(spec)
     _writable(run_dir)
     started = datetime.now(timezone.utc)
-    with Store(store_path(spec)) as store:
+    with Store(store_path(spec)) as store, contextlib.ExitStack() as endpoints:
         stored = store.usable_keys(job.key for job in plan.jobs)
         missing = [job for job in plan.jobs if job.key not in stored]
         console.print(
             f"{len(plan.jobs)} requests planned; {len(stored)} already stored, {len(missing)} to send "
             f"({plan.provider.name}{', SIMULATED' if plan.provider.simulated else ''}) -> {run_dir}"
         )
+        opened: dict[str, tuple[str, str | None]] = {}
+
+        def endpoint(provider: Provider, key: str | None) -> tuple[str, str | None]:
+            """Each provider's address, a simulator started at most once for the run."""
+            if provider.identity not in opened:
+                opened[provider.identity] = endpoints.enter_context(_endpoint(provider, plan, spec, key, run_dir))
+            return opened[provider.identity]
+
         wall_start = time.monotonic()
         outcome = Outcome()
         if missing:
-            with _endpoint(plan, spec, api_key, run_dir) as (base_url, key):
-                outcome = _send(plan, missing, store, base_url, key, spec, console, budget)
+            work = {model: [(job, partial(plan.body, job)) for job in missing if job.model == model] for model in plan.model_ids}
+            outcome = _send(plan.provider, endpoint(plan.provider, api_key), work, store, spec, console, budget)
         wall_s = time.monotonic() - wall_start
-        totals = _grade_and_write(plan, store, run_dir, outcome)
+        verdicts = _grade(plan, store)
+        judged: dict[str, dict[str, Any]] = {}
+        if judge is not None:
+            judged = _judge(plan, judge, verdicts, store, endpoint(judge.provider, judge.api_key), spec, console)
+        totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged)
     manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
     manifest["pricing"] = {"preset": pricing(spec, plan.provider)[1]}
     if budget is not None:
         manifest["budget"] = budget.summary()
+    if judge is not None:
+        manifest["judge"] = {"model": judge.label, "model_id": judge.model_id, "fallback": spec.judge_fallback, "sampling": json.loads(SAMPLING.model_dump_json())}
     results.write_manifest(run_dir, manifest)
     if budget is not None and budget.stopped:
         print(
@@ -140,6 +158,18 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
     return RunResult(run_dir, outcome, 1 if outcome.fatal else 0)
 
 
+def _judge_for(spec: RunSpec, plan: Plan) -> Judge | None:
+    """The judge, checked before anything is sent; an error when a task needs one and none is given."""
+    readers = [task_id for task_id, task in plan.tasks.items() if task.spec.answer_reader == "judge"]
+    if spec.judge is None:
+        if readers:
+            raise UserError(f"task {readers[0]} has a judge model read its answers: give one with --judge PROVIDER:MODEL (e.g. zai:glm-4.5)")
+        if spec.judge_fallback:
+            raise UserError("--judge-fallback needs a judge model: give one with --judge PROVIDER:MODEL")
+        return None
+    return resolve_judge(spec.judge, plan.provider, model_configs())
+
+
 def _writable(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -151,14 +181,11 @@ def _writable(run_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def _endpoint(plan: Plan, spec: RunSpec, api_key: str | None, run_dir: Path) -> Iterator[tuple[str, str | None]]:
+def _endpoint(provider: Provider, plan: Plan, spec: RunSpec, api_key: str | None, run_dir: Path) -> Iterator[tuple[str, str | None]]:
     """The address to send to: the provider's, or a simulator started for this run."""
-    provider = plan.provider
-    if provider.simulated and spec.base_url is None:
+    if provider.simulated and (provider is not plan.provider or spec.base_url is None):
         key = api_key or DEFAULT_SIM_KEY
-        with simulator(
-            answer_key(plan.tasks.values()), None, spec.sim_time_scale, key, log=run_dir / "simulator.log.jsonl"
-        ) as url:
+        with simulator(answer_key(plan.tasks.values()), None, spec.sim_time_scale, key, log=run_dir / "simulator.log.jsonl") as url:
             yield url, key
         return
     if provider.simulated and api_key is None:
@@ -166,59 +193,112 @@ def _endpoint(plan: Plan, spec: RunSpec, api_key: str | None, run_dir: Path) -> 
     yield provider.config.base_url, api_key
 
 
+Work = dict[str, list[tuple[Job, Callable[[], dict[str, Any]]]]]
+
+
 def _send(
-    plan: Plan, missing: list[Job], store: Store, base_url: str, api_key: str | None, spec: RunSpec, console: Console, budget: Budget | None
+    provider: Provider,
+    address: tuple[str, str | None],
+    work: Work,
+    store: Store,
+    spec: RunSpec,
+    console: Console,
+    budget: Budget | None = None,
+    concurrency: int | None = None,
 ) -> Outcome:
-    concurrency = spec.concurrency or plan.provider.config.concurrency
-    rpm = spec.rpm if spec.rpm is not None else plan.provider.config.rpm
-    totals: dict[str, int] = {model: 0 for model in plan.model_ids}
-    work: dict[str, list[tuple[Job, Any]]] = {model: [] for model in plan.model_ids}
-    for job in missing:
-        totals[job.model] += 1
-        work[job.model].append((job, lambda job=job: plan.body(job)))
+    """Send `work` (model -> jobs still missing from the store) to one provider."""
+    base_url, api_key = address
+    concurrency = concurrency or spec.concurrency or provider.config.concurrency
+    rpm = spec.rpm if spec.rpm is not None else provider.config.rpm
+    totals = {model: len(jobs) for model, jobs in work.items()}
 
     async def main() -> Outcome:
-        client = make_client(base_url, api_key, concurrency * len(plan.model_ids), spec.timeout_s)
-        async with client:
+        async with make_client(base_url, api_key, concurrency * len(work), spec.timeout_s) as client:
             with ProgressView(totals, console) as view:
                 runner = Runner(
-                    client,
-                    store,
-                    plan.provider.identity,
-                    plan.provider.config.api_key_env,
-                    concurrency,
-                    Pace(rpm),
-                    RetryPolicy(max_attempts=spec.max_attempts),
-                    view.update,
-                    budget,
+                    client, store, provider.identity, provider.config.api_key_env, concurrency, Pace(rpm),
+                    RetryPolicy(max_attempts=spec.max_attempts), view.update, budget,
                 )
                 return await runner.run(work)
 
     return asyncio.run(main())
 
 
-def _grade_and_write(plan: Plan, store: Store, run_dir: Path, outcome: Outcome) -> dict[str, Any]:
-    """Grade every planned sample from the store and write samples.jsonl, a batch at a time."""
-    totals = {"samples": 0, "ok": 0, "truncated": 0, "failed": 0, "correct": 0, "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0}
+def _grade(plan: Plan, store: Store) -> dict[str, Verdict]:
+    """The rule-based verdict of every stored answer, a batch at a time, in worker processes."""
+    verdicts: dict[str, Verdict] = {}
+    with GradingPool() as pool:
+        for start in range(0, len(plan.jobs), GRADE_BATCH):
+            batch = plan.jobs[start : start + GRADE_BATCH]
+            rows = {r.key: r for r in store.get_many([job.key for job in batch]) if r.status == OK}
+            usable = [job for job in batch if job.key in rows]
+            cases = (
+                GradeCase(plan.tasks[job.task].spec.grader, rows[job.key].content or "", plan.prompt(job).gold, rows[job.key].finish_reason)
+                for job in usable
+            )
+            verdicts.update(zip((job.key for job in usable), pool.grade_many(cases)))
+    return verdicts
+
+
+def _judge(
+    plan: Plan, judge: Judge, verdicts: dict[str, Verdict], store: Store, address: tuple[str, str | None], spec: RunSpec, console: Console
+) -> dict[str, dict[str, Any]]:
+    """Ask the judge what the tasks need of it; returns, per sample key, what it was asked and said."""
+    questions: list[JudgeJob] = []
+    for start in range(0, len(plan.jobs), GRADE_BATCH):
+        batch = [job for job in plan.jobs[start : start + GRADE_BATCH] if job.key in verdicts]
+        rows = {r.key: r for r in store.get_many([job.key for job in batch])}
+        for job in batch:
+            row, verdict, task = rows[job.key], verdicts[job.key], plan.tasks[job.task]
+            if row.finish_reason == "length":
+                continue  # a truncated answer is wrong whoever reads it
+            if task.spec.answer_reader == "judge":
+                questions.append(letter_job(judge, job, plan.prompt(job).messages[-1]["content"], row.content or ""))
+            elif spec.judge_fallback and task.spec.grader == "math" and verdict.reason == "mismatch" and verdict.extracted:
+                questions.append(equivalence_job(judge, job, plan.item(job).question, verdict.gold, verdict.extracted))
+    stored = store.usable_keys(q.job.key for q in questions)
+    missing = [q for q in questions if q.job.key not in stored]
+    console.print(f"judge {judge.label}: {len(questions)} questions; {len(questions) - len(missing)} already stored, {len(missing)} to send")
+    if missing:
+        work: Work = {judge.label: [(q.job, (lambda q=q: q.body)) for q in missing]}
+        outcome = _send(judge.provider, address, work, store, spec, console, concurrency=judge.provider.config.concurrency)
+        for why in set(outcome.fatal.values()):
+            raise ProviderError(f"judge {judge.label} stopped: {why}")
+    answers = {r.key: r.content for r in store.get_many([q.job.key for q in questions]) if r.status == OK}
+    judged: dict[str, dict[str, Any]] = {}
+    for q in questions:
+        answer = answers.get(q.job.key)
+        before = verdicts[q.source.key]
+        after = judge_apply(q.kind, before, before.gold, answer)
+        verdicts[q.source.key] = after
+        judged[q.source.key] = {
+            "model": judge.label,
+            "kind": q.kind,
+            "answer": None if answer is None else answer.strip()[:200],
+            "changed": after.correct != before.correct,
+        }
+    return judged
+
+
+def _write_samples(
+    plan: Plan, store: Store, run_dir: Path, outcome: Outcome, verdicts: dict[str, Verdict], judged: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """samples.jsonl in plan order, a batch at a time (bounded memory), written whole or not at all."""
+    totals = {"samples": 0, "ok": 0, "truncated": 0, "failed": 0, "correct": 0, "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "judge_changed": 0}
     tmp = run_dir / (results.SAMPLES + ".tmp")
-    with GradingPool() as pool, tmp.open("w", encoding="utf-8") as out:
+    with tmp.open("w", encoding="utf-8") as out:
         for start in range(0, len(plan.jobs), GRADE_BATCH):
             batch = plan.jobs[start : start + GRADE_BATCH]
             rows = {r.key: r for r in store.get_many([job.key for job in batch])}
-            graded = [(job, rows.get(job.key)) for job in batch]
-            usable = [(job, row) for job, row in graded if row is not None and row.status == OK]
-            verdicts = pool.grade_many(
-                GradeCase(plan.tasks[job.task].spec.grader, row.content or "", plan.prompt(job).gold, row.finish_reason)
-                for job, row in usable
-            )
-            verdict_of = {job.key: v for (job, _), v in zip(usable, verdicts)}
-            for job, row in graded:
-                sample = _sample_row(plan, job, row, verdict_of.get(job.key), outcome)
+            for job in batch:
+                sample = _sample_row(plan, job, rows.get(job.key), verdicts.get(job.key), outcome)
+                sample["judge"] = judged.get(job.key)
                 for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
                     totals[name] += sample[name] or 0
                 totals["samples"] += 1
                 totals[sample["status"]] += 1
                 totals["correct"] += bool(sample["correct"])
+                totals["judge_changed"] += bool(sample["judge"] and sample["judge"]["changed"])
                 out.write(json.dumps(sample, ensure_ascii=False) + "\n")
     tmp.replace(run_dir / results.SAMPLES)
     return totals

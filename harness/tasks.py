@@ -16,7 +16,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, field_validator, model_validator
@@ -67,6 +67,16 @@ class PromptSpec(Strict):
         return self
 
 
+AnswerReader = Literal["rules", "judge"]
+
+
+class ProtocolSpec(Strict):
+    """Another way to pose the same items (GPQA's `zai-judge`): its own prompt, and who reads the answer."""
+
+    prompt: PromptSpec
+    answer_reader: AnswerReader = "rules"
+
+
 class TaskSpec(Strict):
     id: str
     description: str = ""
@@ -77,6 +87,9 @@ class TaskSpec(Strict):
     samples: int = Field(default=1, ge=1)
     shuffle_choices: bool = True
     typical_output_tokens: int = Field(default=2000, ge=1, description="a planning figure for --dry-run cost estimates")
+    protocol: str = Field(default="default", description="the name of the protocol the prompt above belongs to")
+    answer_reader: AnswerReader = Field(default="rules", description="'judge': a judge model reads the answer (--judge)")
+    protocols: dict[str, ProtocolSpec] = Field(default_factory=dict, description="other protocols, chosen as TASK:PROTOCOL")
 
     @field_validator("grader")
     @classmethod
@@ -176,8 +189,20 @@ def builtin_tasks() -> list[str]:
 
 
 def load_spec(name: str) -> tuple[TaskSpec, Path]:
-    path = task_spec_path(name)
-    return load(path, TaskSpec), path
+    """A task spec by id or path; `TASK:PROTOCOL` picks one of its other protocols, and the
+    task's id in the results then names it (`gpqa_diamond:zai-judge`), so that scores from
+    different protocols are never pooled."""
+    base, _, protocol = name.partition(":")
+    path = task_spec_path(base)
+    spec = load(path, TaskSpec)
+    if not protocol or protocol == spec.protocol:
+        return spec, path
+    chosen = spec.protocols.get(protocol)
+    if chosen is None:
+        known = ", ".join([spec.protocol, *spec.protocols])
+        raise UserError(f"task {spec.id} has no protocol {protocol!r}; its protocols: {known}")
+    update = {"id": f"{spec.id}:{protocol}", "prompt": chosen.prompt, "answer_reader": chosen.answer_reader, "protocol": protocol, "protocols": {}}
+    return spec.model_copy(update=update), path
 
 
 def data_dir_from_env(given: Path | None) -> Path | None:
@@ -214,6 +239,8 @@ def load_task(
     provenance["prompt_sha256"] = hashlib.sha256(spec.prompt.template.encode()).hexdigest()
     provenance["prompt_source"] = spec.prompt.source
     provenance["grader"] = spec.grader
+    provenance["protocol"] = spec.protocol
+    provenance["answer_reader"] = spec.answer_reader
     return Task(spec=spec, items=items, provenance=provenance)
 
 

@@ -14,6 +14,7 @@ from typing import Sequence
 from .calibration import Calibrator
 from .draws import Draws
 from .forms import LETTERS, answer_in_box, ending, other_letter
+from .judging import judge_reply
 from .key import AnswerKey, Kind, gold_letter, parse_options
 from .options import FixedLatency
 from .profiles import DEFAULT_TASK, Profiles
@@ -81,6 +82,13 @@ class Responder:
     def plan(self, request: ChatRequest, time_scale: float) -> Plan:
         draws = Draws(request.answer_seed())
         profile = self._profiles.variants[request.model]
+        verdict = judge_reply(request.prompt)
+        if verdict is not None:  # a judge prompt: a short, thoughtless answer
+            ttft = _lognormal(profile.ttft_s, TTFT_SIGMA, draws, "ttft") * time_scale
+            return Plan(
+                reasoning=[], content=pieces_of(verdict), finish_reason="stop", show_reasoning=request.show_reasoning,
+                ttft_s=ttft, token_interval_s=time_scale / profile.tokens_per_s,
+            )
         index = self._key.lookup(request.prompt)
         task, z = DEFAULT_TASK, 0.0
         if index is None:

@@ -1,0 +1,109 @@
+"""A judge model, as Z.ai's own evaluation uses one: it reads the letter a GPQA response chose
+(the `zai-judge` protocol), and, when asked (`--judge-fallback`), decides whether a math answer the
+rules called different is in fact equivalent to the gold.
+
+The judge is configured like any model (`--judge PROVIDER:MODEL`); its requests go through the
+same runner and store, so its answers are cached, resumable and never paid for twice. Every
+verdict it decides says so in its reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from harness.config import ModelConfig
+from harness.errors import UserError
+from harness.graders import Verdict, grade
+from harness.plan import Job, request_key
+from harness.providers import Provider, Sampling, resolve_provider
+
+LETTER_HEADER = "You are reading a response to a multiple-choice question."
+EQUIVALENCE_HEADER = "You are checking a final answer to a math problem."
+LETTER_PROMPT = (
+    LETTER_HEADER + " The options are labelled A, B, C and D. Which option does the response give as its final "
+    "answer? Reply with the letter alone, or NONE if it commits to no option.\n\n"
+    "Question and options:\n{question}\n\nResponse:\n{response}"
+)
+EQUIVALENCE_PROMPT = (
+    EQUIVALENCE_HEADER + " Decide whether the candidate answer is mathematically equivalent to the reference answer "
+    "for this problem (the same value or set, written differently). Reply with one word: EQUIVALENT or DIFFERENT.\n\n"
+    "Problem:\n{question}\n\nReference answer: {gold}\nCandidate answer: {candidate}"
+)
+# The judge answers briefly and deterministically; a thinking judge would cost far more.
+SAMPLING = Sampling(temperature=0.0, top_p=1.0, max_tokens=2048, thinking=False, stream=False)
+RESPONSE_TAIL_CHARS = 6000  # the end of a long response is where its final answer is
+_EQUIVALENCE_WORD = re.compile(r"\b(EQUIVALENT|DIFFERENT)\b", re.IGNORECASE)
+
+LETTER = "letter"
+EQUIVALENCE = "equivalence"
+
+
+@dataclass(frozen=True)
+class Judge:
+    provider: Provider
+    variant: str
+    model_id: str
+    api_key: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider.name}:{self.variant}"
+
+
+@dataclass(frozen=True)
+class JudgeJob:
+    """One question to the judge about one sample (`source` is that sample's job)."""
+
+    job: Job
+    source: Job
+    kind: str
+    body: dict[str, Any]
+
+
+def resolve_judge(spec: str, run_provider: Provider, models: dict[str, ModelConfig]) -> Judge:
+    """`PROVIDER:MODEL`, or a bare `MODEL` on the run's own provider."""
+    if ":" in spec:
+        name, variant = spec.split(":", 1)
+        provider = resolve_provider(name)
+    else:
+        provider, variant = run_provider, spec
+    if not variant:
+        raise UserError(f"--judge {spec!r}: name a model, as PROVIDER:MODEL (e.g. zai:glm-4.5) or MODEL")
+    return Judge(provider, variant, provider.model_id(variant, models), provider.api_key())
+
+
+def letter_job(judge: Judge, source: Job, prompt_text: str, response: str) -> JudgeJob:
+    text = LETTER_PROMPT.format(question=prompt_text, response=response[-RESPONSE_TAIL_CHARS:])
+    return _job(judge, source, LETTER, text)
+
+
+def equivalence_job(judge: Judge, source: Job, question: str, gold: str, candidate: str) -> JudgeJob:
+    text = EQUIVALENCE_PROMPT.format(question=question, gold=gold, candidate=candidate)
+    return _job(judge, source, EQUIVALENCE, text)
+
+
+def _job(judge: Judge, source: Job, kind: str, text: str) -> JudgeJob:
+    body = judge.provider.body(judge.model_id, [{"role": "user", "content": text}], SAMPLING, seed=None)
+    key = request_key(judge.provider, body, 0, 0)
+    job = Job(key, judge.label, judge.model_id, source.task, source.item_index, source.sample)
+    return JudgeJob(job, source, kind, body)
+
+
+def apply(kind: str, verdict: Verdict, gold: str, answer: str | None) -> Verdict:
+    """The sample's verdict once the judge has spoken (`answer` None: the judge never answered)."""
+    if kind == LETTER:
+        if answer is None:
+            return replace(verdict, correct=False, extracted=None, normalized=None, reason="judge: no answer from the judge")
+        read = grade("mcq", answer, gold)
+        reason = {"match": "judge: match", "mismatch": "judge: mismatch"}.get(read.reason, "judge: no answer found")
+        return replace(read, reason=reason)
+    if answer is None:
+        return verdict
+    words = _EQUIVALENCE_WORD.findall(answer)
+    if not words:
+        return verdict
+    if words[-1].upper() == "EQUIVALENT":
+        return replace(verdict, correct=True, reason="judge: equivalent")
+    return replace(verdict, reason="judge: not equivalent")
