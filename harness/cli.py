@@ -57,6 +57,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("cost")
     c.add_argument("--max-cost", type=float, dest="max_cost", help="stop sending once the spend, counting the worst case in flight, would pass this")
     c.add_argument("--price-as", dest="price_as", help="price the run with this preset of configs/prices.yaml (default: the provider's)")
+    p.add_argument("--cache-only", dest="cache_only", action="store_const", const=True,
+                   help="replay: use only responses already in the store and send nothing (a missing one is an error naming it)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, its token and cost estimate, and send nothing")
 
 

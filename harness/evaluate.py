@@ -57,7 +57,7 @@ def prepare(spec: RunSpec, allow_builtin_sample: bool = False) -> tuple[Plan, st
     configs = model_configs()
     for variant in spec.models:
         provider.model_id(variant, configs)  # an unknown model fails here, before any data is read
-    api_key = provider.api_key()
+    api_key = None if spec.cache_only else provider.api_key()  # a replay sends nothing, so needs no key
     data_dir = data_dir_from_env(spec.data_dir)
     tasks: dict[str, Task] = {}
     for name in spec.tasks:
@@ -118,6 +118,8 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
             f"{len(plan.jobs)} requests planned; {len(stored)} already stored, {len(missing)} to send "
             f"({plan.provider.name}{', SIMULATED' if plan.provider.simulated else ''}) -> {run_dir}"
         )
+        if spec.cache_only and missing:
+            _missing_error(plan, missing, store.path)
         opened: dict[str, tuple[str, str | None]] = {}
 
         def endpoint(provider: Provider, key: str | None) -> tuple[str, str | None]:
@@ -158,6 +160,14 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
     return RunResult(run_dir, outcome, 1 if outcome.fatal else 0)
 
 
+def _missing_error(plan: Plan, missing: list[Job], store: Path, what: str = "responses") -> None:
+    job = missing[0]
+    raise UserError(
+        f"--cache-only: {len(missing)} {what} are not in the store {store}, first: model {job.model}, task {job.task}, "
+        f"item {plan.item(job).id}, sample {job.sample} (key {job.key[:16]}); run without --cache-only to fetch them"
+    )
+
+
 def _judge_for(spec: RunSpec, plan: Plan) -> Judge | None:
     """The judge, checked before anything is sent; an error when a task needs one and none is given."""
     readers = [task_id for task_id, task in plan.tasks.items() if task.spec.answer_reader == "judge"]
@@ -167,7 +177,7 @@ def _judge_for(spec: RunSpec, plan: Plan) -> Judge | None:
         if spec.judge_fallback:
             raise UserError("--judge-fallback needs a judge model: give one with --judge PROVIDER:MODEL")
         return None
-    return resolve_judge(spec.judge, plan.provider, model_configs())
+    return resolve_judge(spec.judge, plan.provider, model_configs(), need_key=not spec.cache_only)
 
 
 def _writable(run_dir: Path) -> None:
@@ -258,6 +268,8 @@ def _judge(
                 questions.append(equivalence_job(judge, job, plan.item(job).question, verdict.gold, verdict.extracted))
     stored = store.usable_keys(q.job.key for q in questions)
     missing = [q for q in questions if q.job.key not in stored]
+    if spec.cache_only and missing:
+        _missing_error(plan, [q.source for q in missing], store.path, what="judge answers")
     console.print(f"judge {judge.label}: {len(questions)} questions; {len(questions) - len(missing)} already stored, {len(missing)} to send")
     if missing:
         work: Work = {judge.label: [(q.job, (lambda q=q: q.body)) for q in missing]}

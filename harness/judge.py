@@ -62,7 +62,7 @@ class JudgeJob:
     body: dict[str, Any]
 
 
-def resolve_judge(spec: str, run_provider: Provider, models: dict[str, ModelConfig]) -> Judge:
+def resolve_judge(spec: str, run_provider: Provider, models: dict[str, ModelConfig], need_key: bool = True) -> Judge:
     """`PROVIDER:MODEL`, or a bare `MODEL` on the run's own provider."""
     if ":" in spec:
         name, variant = spec.split(":", 1)
@@ -71,7 +71,7 @@ def resolve_judge(spec: str, run_provider: Provider, models: dict[str, ModelConf
         provider, variant = run_provider, spec
     if not variant:
         raise UserError(f"--judge {spec!r}: name a model, as PROVIDER:MODEL (e.g. zai:glm-4.5) or MODEL")
-    return Judge(provider, variant, provider.model_id(variant, models), provider.api_key())
+    return Judge(provider, variant, provider.model_id(variant, models), provider.api_key() if need_key else None)
 
 
 def letter_job(judge: Judge, source: Job, prompt_text: str, response: str) -> JudgeJob:

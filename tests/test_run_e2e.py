@@ -197,3 +197,20 @@ def test_plan_advises_samples_per_item_and_prices_them(mirror: Path, tmp_path: P
     out = capsys.readouterr().out
     assert "12 items x 3 samples" in out and "samples per item" in out and "USD (priced as cometapi" in out
     assert main(["plan", "--task", "gpqa_diamond", "--detect", "3", "--run", str(run)]) == 2
+
+
+def test_cache_only_replays_without_a_key_and_names_what_is_missing(mirror: Path, tmp_path: Path, monkeypatch, capsys):
+    args = ["run", "--provider", "zai", "--models", "glm-4.5", "--tasks", "math500", "--limit", "4", "--samples", "1",
+            "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--cache-only"]
+    monkeypatch.delenv("ZAI_API_KEY", raising=False)
+    assert main([*args, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--cache-only: 4 responses are not in the store" in err and "model glm-4.5, task math500, item" in err
+    # fill the store from the simulator under the zai provider's name, then replay as zai with no key at all
+    with simulator(["math500"], mirror, 0.001, "k") as url:
+        monkeypatch.setenv("ZAI_API_KEY", "k")
+        fill = [a for a in args if a != "--cache-only"]
+        assert main([*fill, "--base-url", url.replace("/v1", "/api/paas/v4"), "--out", str(tmp_path / "live")]) == 0
+    monkeypatch.delenv("ZAI_API_KEY")
+    assert main([*args, "--out", str(tmp_path / "replay")]) == 0
+    assert samples(tmp_path / "replay") == samples(tmp_path / "live")
