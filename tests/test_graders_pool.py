@@ -27,11 +27,12 @@ def test_a_hanging_response_times_out_and_the_next_case_still_grades():
     with GradingPool(workers=1, timeout_s=1.0) as pool:
         pool.grade_many([GradeCase("math", r"\boxed{1}", "1")])
         start = time.monotonic()
-        hung, after = pool.grade_many([HANGS, GradeCase("math", r"\boxed{\frac{1}{2}}", "0.5")])
+        [hung] = pool.grade_many([HANGS])
         elapsed = time.monotonic() - start
+        [after] = pool.grade_many([GradeCase("math", r"\boxed{\frac{1}{2}}", "0.5")])  # on the replacement worker
     assert (hung.correct, hung.reason) == (False, "parse timeout")
+    assert elapsed < 1.0 + 1.0, f"took {elapsed:.1f}s for a 1s limit"
     assert (after.correct, after.reason) == (True, "match")
-    assert elapsed < 1.0 + 2.0, f"took {elapsed:.1f}s for a 1s limit"
 
 
 def test_the_time_limit_is_per_case_not_per_batch(pool):
