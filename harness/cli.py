@@ -45,6 +45,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     r.add_argument("--rpm", type=int, help="client-side requests-per-minute limit, 0 for none (default: the provider's)")
     r.add_argument("--timeout", type=float, dest="timeout_s", help="seconds to wait for a response (default 900)")
     r.add_argument("--max-attempts", type=int, dest="max_attempts", help="tries per request on 429/5xx/timeouts (default 6)")
+    r.add_argument("--backoff", type=float, dest="backoff_s", help="seconds before the first retry, doubling each try, with jitter (default 1)")
     r.add_argument("--sim-time-scale", type=float, dest="sim_time_scale", help="simulated provider: 1.0 is real time (default 0.01)")
     o = p.add_argument_group("where")
     o.add_argument("--data-dir", type=Path, dest="data_dir", help="a local mirror laid out <hub-id>/<file> (or GLM_EVAL_DATA_DIR)")

@@ -34,9 +34,11 @@ class Completion:
 class Retryable(Exception):
     """A failure that may pass: 429, 5xx, timeouts, dropped connections, a stream cut short."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, connection: bool = False, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.connection = connection  # the server could not be reached or hung up: it may be down
+        self.rate_limited = rate_limited
 
 
 class Fatal(Exception):
@@ -80,9 +82,11 @@ async def complete(client: httpx.AsyncClient, body: dict[str, Any], key_env: str
             raise Retryable(f"malformed JSON in the response (HTTP {response.status_code})") from None
         return _from_message(data, started)
     except httpx.TimeoutException as exc:
-        raise Retryable(f"timeout ({type(exc).__name__})") from None
-    except httpx.TransportError as exc:
-        raise Retryable(f"connection error ({type(exc).__name__}: {exc})") from None
+        raise Retryable(f"timeout ({type(exc).__name__})", connection=isinstance(exc, httpx.ConnectTimeout)) from None
+    except (httpx.ConnectError, httpx.ProxyError) as exc:
+        raise Retryable(f"cannot connect ({type(exc).__name__}: {exc})", connection=True) from None
+    except httpx.TransportError as exc:  # the server answered, then hung up part-way
+        raise Retryable(f"the connection was cut before the response finished ({type(exc).__name__}: {exc})") from None
 
 
 async def _check_status(response: httpx.Response, key_env: str) -> None:
@@ -91,7 +95,7 @@ async def _check_status(response: httpx.Response, key_env: str) -> None:
         return
     detail = _error_detail(await _body_text(response))
     if status == 429 or status >= 500 or status == 408:
-        raise Retryable(f"HTTP {status}{detail}", retry_after=_retry_after(response.headers.get("retry-after")))
+        raise Retryable(f"HTTP {status}{detail}", retry_after=_retry_after(response.headers.get("retry-after")), rate_limited=status == 429)
     hint = FATAL_HINTS.get(status, "the provider refused the request").format(env=key_env)
     raise Fatal(f"HTTP {status}{detail}: {hint}", status)
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from rich.console import Console
 
@@ -38,7 +40,7 @@ from harness.providers import Provider, models as model_configs, resolve_provide
 from harness.runner import Outcome, Pace, RetryPolicy, Runner
 from harness.runspec import RunSpec
 from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
-from harness.store import OK, Store, StoredResponse
+from harness.store import OK, Store, StoredResponse, StoreLock
 from harness.tasks import Task, data_dir_from_env, load_task
 
 GRADE_BATCH = 2000
@@ -111,7 +113,7 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
     run_dir = run_dir_for(spec)
     _writable(run_dir)
     started = datetime.now(timezone.utc)
-    with Store(store_path(spec)) as store, contextlib.ExitStack() as endpoints:
+    with StoreLock(store_path(spec), ["glm-eval", *argv]), Store(store_path(spec)) as store, contextlib.ExitStack() as endpoints:
         stored = store.usable_keys(job.key for job in plan.jobs)
         missing = [job for job in plan.jobs if job.key not in stored]
         console.print(
@@ -157,7 +159,15 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         stopped.setdefault(why, []).append(model)
     for why, names in stopped.items():  # a refused key stops every model: say it once
         print(f"glm-eval: error: {', '.join(names)} stopped: {why}", file=sys.stderr)
-    return RunResult(run_dir, outcome, 1 if outcome.fatal else 0)
+    if outcome.stopped_by and not (budget is not None and budget.stopped):
+        print(f"glm-eval: error: stopped sending: {outcome.stopped_by}", file=sys.stderr)
+    if totals["failed"]:
+        print(
+            f"glm-eval: {totals['failed']} of {totals['samples']} samples have no answer (see 'error' in samples.jsonl); "
+            f"the run is incomplete: run the same command again to retry them",
+            file=sys.stderr,
+        )
+    return RunResult(run_dir, outcome, 1 if outcome.fatal or totals["failed"] else 0)
 
 
 def _missing_error(plan: Plan, missing: list[Job], store: Path, what: str = "responses") -> None:
@@ -200,7 +210,22 @@ def _endpoint(provider: Provider, plan: Plan, spec: RunSpec, api_key: str | None
         return
     if provider.simulated and api_key is None:
         api_key = DEFAULT_SIM_KEY
+    _reachable(provider.config.base_url)
     yield provider.config.base_url, api_key
+
+
+def _reachable(base_url: str, timeout_s: float = 10.0) -> None:
+    """Refuse at once, with the address, when nothing listens there (rather than spending every
+    request's retries on a server that is down)."""
+    url = urlparse(base_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise UserError(f"--base-url {base_url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000/v1")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(f"cannot reach {base_url} ({reason}); check the address, the network, and that the server is running") from None
 
 
 Work = dict[str, list[tuple[Job, Callable[[], dict[str, Any]]]]]
@@ -227,7 +252,7 @@ def _send(
             with ProgressView(totals, console) as view:
                 runner = Runner(
                     client, store, provider.identity, provider.config.api_key_env, concurrency, Pace(rpm),
-                    RetryPolicy(max_attempts=spec.max_attempts), view.update, budget,
+                    RetryPolicy(max_attempts=spec.max_attempts, base_delay_s=spec.backoff_s), view.update, budget,
                 )
                 return await runner.run(work)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,22 +40,79 @@ class RetryPolicy:
 
 
 class Pace:
-    """Spaces request starts to stay under a requests-per-minute limit (0: no limit)."""
+    """Spaces request starts: never faster than a configured requests-per-minute limit (0: none),
+    and, once the provider answers 429, just below the rate it accepts.
+
+    On a 429 the pace drops to 90% of the rate at which answers came back over the last few
+    seconds (the provider's limit, when we were sending faster than it), or to half the rate of
+    sending when too few answers came back to tell. Only refusals of requests sent at the current
+    pace count, at most one cut a second: the tail of an earlier storm says nothing new. Every
+    start waits out a Retry-After. After a quiet spell it speeds up a little with each answer,
+    until a refusal marks the limit again; a run with no limit is never slowed.
+    """
+
+    WINDOW_S = 5.0
+    QUIET_S = 30.0
 
     def __init__(self, rpm: int) -> None:
-        self._interval = 60.0 / rpm if rpm > 0 else 0.0
+        self._floor = 60.0 / rpm if rpm > 0 else 0.0
+        self._interval = self._floor
         self._next = 0.0
+        self._paused_until = 0.0
+        self._last_cut = float("-inf")
+        self._last_refusal = float("-inf")
+        self._answers: deque[float] = deque()
+        self._starts: deque[float] = deque()
         self._lock = asyncio.Lock()
 
-    async def wait(self) -> None:
-        if not self._interval:
-            return
+    @property
+    def rate_per_s(self) -> float:
+        """The pace now (inf when unpaced)."""
+        return 1.0 / self._interval if self._interval else float("inf")
+
+    async def wait(self) -> float:
+        """Wait for this request's turn; returns when it started (for `refused`)."""
         async with self._lock:
             current = time.monotonic()
-            start = max(current, self._next)
+            start = max(current, self._next, self._paused_until)
             self._next = start + self._interval
+            _push(self._starts, start, self.WINDOW_S)
         if start > current:
             await asyncio.sleep(start - current)
+        return start
+
+    def refused(self, retry_after: float | None, started: float) -> None:
+        """A 429 for a request that started at `started`."""
+        current = time.monotonic()
+        self._last_refusal = current
+        if retry_after:
+            self._paused_until = max(self._paused_until, current + retry_after)
+        if started < self._last_cut or current - self._last_cut < 1.0:
+            return
+        _trim(self._answers, current - self.WINDOW_S)
+        _trim(self._starts, current - self.WINDOW_S)
+        if len(self._answers) >= 4:
+            rate = 0.9 * len(self._answers) / max(1.0, current - self._answers[0])
+        else:
+            rate = 0.5 * len(self._starts) / max(0.5, current - self._starts[0]) if self._starts else 1.0
+        self._interval = max(self._floor, 1.0 / max(rate, 0.05))
+        self._last_cut = current
+
+    def answered(self) -> None:
+        current = time.monotonic()
+        _push(self._answers, current, self.WINDOW_S)
+        if self._interval > self._floor and current - self._last_refusal > self.QUIET_S:
+            self._interval = max(self._floor, self._interval * 0.98)
+
+
+def _push(times: deque[float], value: float, window_s: float) -> None:
+    times.append(value)
+    _trim(times, value - window_s)
+
+
+def _trim(times: deque[float], oldest: float) -> None:
+    while times and times[0] < oldest:
+        times.popleft()
 
 
 @dataclass
@@ -90,6 +148,7 @@ class Runner:
         self.budget = budget
         self.outcome = Outcome()
         self._stop_all = asyncio.Event()
+        self._last_answer = time.monotonic()
 
     async def run(self, work: dict[str, list[tuple[Job, Callable[[], dict[str, Any]]]]]) -> Outcome:
         """`work` maps a model to its (job, body factory) pairs still missing from the store."""
@@ -150,15 +209,27 @@ class Runner:
         attempt = 0
         while True:
             attempt += 1
-            await self.pace.wait()
+            started = await self.pace.wait()
             try:
-                return await complete(self.client, body, self.key_env), attempt
+                completion = await complete(self.client, body, self.key_env)
             except Retryable as exc:
+                if exc.rate_limited:
+                    self.pace.refused(exc.retry_after, started)
                 wait = self.policy.delay(attempt, exc.retry_after)
                 out_of_time = time.monotonic() - first + wait > self.policy.max_total_s
                 if attempt >= self.policy.max_attempts or out_of_time:
+                    if exc.connection and self._last_answer < first:
+                        # Nothing has answered since this request began: the server is down, and
+                        # every other request would spend its retries the same way. Stop; a rerun
+                        # resumes from the store.
+                        self.outcome.stopped_by = f"the server stopped answering ({exc}); rerun to resume"
+                        self._stop_all.set()
                     raise _GaveUp(f"{exc} (gave up after {attempt} attempts)", attempt) from None
                 await asyncio.sleep(wait)
+                continue
+            self._last_answer = time.monotonic()
+            self.pace.answered()
+            return completion, attempt
 
     def _record(self, job: Job, body: dict[str, Any], c: Completion, attempts: int) -> None:
         self.outcome.sent += 1

@@ -34,6 +34,7 @@ class RunSpec(Strict):
     stream: bool = True
     timeout_s: float = Field(default=900.0, gt=0)
     max_attempts: int = Field(default=6, ge=1, le=50)
+    backoff_s: float = Field(default=1.0, gt=0, le=600, description="first wait before a retry; it doubles each try, with jitter")
     data_dir: Path | None = None
     out: Path | None = None
     store: Path | None = None

@@ -8,13 +8,15 @@ again by the next run.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from harness.errors import UserError
 
@@ -143,3 +145,40 @@ def canonical_json(value: Any) -> str:
 
 def now() -> float:
     return time.time()
+
+
+class StoreLock:
+    """One run at a time per store: two runs sharing a store would both send the requests it
+    lacks and pay for them twice. The lock is an OS file lock, so a killed run releases it."""
+
+    def __init__(self, store: Path, command: list[str]) -> None:
+        self.path = store.with_name(store.name + ".lock")
+        self.command = command
+        self._file: IO[str] | None = None
+
+    def __enter__(self) -> StoreLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another run"
+            handle.close()
+            raise UserError(
+                f"the response store {self.path.with_suffix('')} is in use by {holder}; "
+                f"wait for that run to end, or give this one its own --store"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(self.command)}")
+        handle.flush()
+        self._file = handle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
