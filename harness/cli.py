@@ -99,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, help="write each line back with correct, extracted and reason added")
     grade.set_defaults(func=cmd_grade)
 
+    report = sub.add_parser("report", help="tables, charts and a self-contained HTML page for one or more runs")
+    report.add_argument("runs", nargs="+", type=Path, help="run folders (results/<run>)")
+    report.add_argument("--out", type=Path, help="the report folder (default RUN/report, or beside the runs for several)")
+    report.add_argument("--price-as", dest="price_as", help="price every run with this preset of configs/prices.yaml")
+    report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser("compare", help="paired comparison of two runs, or of two variants within one run")
+    compare.add_argument("run_a", type=Path)
+    compare.add_argument("run_b", type=Path, nargs="?", help="a second run (omit to compare two variants of RUN_A)")
+    compare.add_argument("--a", dest="model_a", help="the variant on side A (within one run: required unless it has exactly two)")
+    compare.add_argument("--b", dest="model_b", help="the variant on side B")
+    compare.add_argument("--md", type=Path, help="also write the comparison as markdown to this file")
+    compare.set_defaults(func=cmd_compare)
+
     regrade = sub.add_parser("regrade", help="grade a run's stored responses again (no network) and show what changed")
     regrade.add_argument("run", type=Path, help="a run folder (results/<run>)")
     regrade.set_defaults(func=cmd_regrade)
@@ -145,12 +159,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         summary.print_plan(plan, evaluate.store_path(spec), console, book, preset)
         return 0
     result = evaluate.execute(spec, sys.argv[1:], console)
-    summary.print_run(result.run_dir, console)
+    _finish(result.run_dir, console)
     return result.exit_code
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    from harness import evaluate, summary
+    from harness import evaluate
     from harness.config import validate
     from harness.runspec import RunSpec
 
@@ -170,8 +184,17 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     spec = validate(fields, RunSpec, "demo")
     console.print("[bold]glm-eval demo[/bold]: five GLM-4.5 variants against the SIMULATED endpoint (offline; scores are not measurements)")
     result = evaluate.execute(spec, sys.argv[1:], console, allow_builtin_sample=True)
-    summary.print_run(result.run_dir, console)
+    _finish(result.run_dir, console)
     return result.exit_code
+
+
+def _finish(run_dir: Path, console: Console) -> None:
+    """The end of a run: its report written, the summary table printed, and where both are."""
+    from harness.report import print_summary, write_report
+
+    files = write_report([run_dir])
+    print_summary([run_dir], console, files[0].parent if files else None)
+    console.print(f"samples: {run_dir / 'samples.jsonl'}  manifest: {run_dir / 'manifest.json'}")
 
 
 def cmd_sim(args: argparse.Namespace, console: Console) -> int:
@@ -187,6 +210,35 @@ def cmd_sim(args: argparse.Namespace, console: Console) -> int:
         key = task_key(args.tasks.split(","), args.data_dir)
     options = SimOptions(api_key=os.environ.get(API_KEY_ENV) or "sim-key", time_scale=args.time_scale, request_log=args.log)
     serve(options, key, args.host, args.port)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from harness.report import write_report
+
+    for run in args.runs:
+        if not (run / "manifest.json").exists():
+            raise UserError(f"{run} is not a run folder (no manifest.json); give folders that `glm-eval run` wrote")
+    files = write_report(args.runs, args.out, price_as=args.price_as)
+    for path in files:
+        console.print(str(path))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from harness.report import compare, comparison_markdown, print_comparison
+
+    for run in filter(None, (args.run_a, args.run_b)):
+        if not (run / "manifest.json").exists():
+            raise UserError(f"{run} is not a run folder (no manifest.json); give folders that `glm-eval run` wrote")
+    try:
+        comparison = compare(args.run_a, args.run_b, args.model_a, args.model_b)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print_comparison(comparison, console)
+    if args.md:
+        args.md.write_text(comparison_markdown(comparison), encoding="utf-8")
+        console.print(f"markdown: {args.md}")
     return 0
 
 

@@ -1,19 +1,14 @@
-"""What the terminal shows: the plan before a run, and the scores table after it.
-
-Built only from the run's manifest and scores frame (as every report is), so the table printed at
-the end of a run and the one a later `report` writes cannot disagree.
-"""
+"""What `--dry-run` shows: the plan, what the store already holds, and what it would cost.
+(After a run, the summary comes from harness.report, so it matches the written report.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from harness import results, stats
-from harness.cost import PriceBook, PriceError, cost_summary, estimate_run_cost, load_prices
+from harness.cost import PriceBook, PriceError, estimate_run_cost
 from harness.plan import Plan
 from harness.store import Store
 
@@ -75,53 +70,3 @@ def _estimate(book: PriceBook, preset: str | None, model: str, prompt_tokens: in
     except PriceError:
         return float("nan")
     return estimate_run_cost(1, prompt_tokens, output_tokens, price)
-
-
-def accuracy_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Rows are variants, columns tasks, cells "accuracy ± CI half-width (items x k)" in points."""
-    summary = stats.summarize(scores)
-    cells = summary.assign(
-        cell=[
-            f"{100 * r.accuracy:.1f} ± {100 * (r.ci_high - r.ci_low) / 2:.1f} ({r.n_items}x{r.k})"
-            for r in summary.itertuples()
-        ]
-    )
-    return cells.pivot(index="model", columns="task", values="cell").reindex(scores["model"].unique())
-
-
-def print_run(run_dir: Path, console: Console) -> None:
-    manifest = results.read_manifest(run_dir)
-    scores = results.read_samples(run_dir)
-    simulated = manifest.get("simulated", False)
-    mark = f" [{SIMULATED} endpoint: not a measurement of the real models]" if simulated else ""
-    table = Table(title=f"Accuracy %, ± 95% CI half-width (items x samples){mark}")
-    acc = accuracy_table(scores)
-    table.add_column("model")
-    for task in acc.columns:
-        table.add_column(str(task), justify="right")
-    usage = stats.usage_summary(scores).groupby("model")[["completion_tokens_mean", "latency_s_p50"]].mean()
-    table.add_column("output tok/sample", justify="right")
-    table.add_column("latency p50 s", justify="right")
-    preset = manifest.get("pricing", {}).get("preset")
-    costs = cost_summary(scores, load_prices(), preset).groupby("model")["cost"].sum(min_count=1) if preset else None
-    if costs is not None:
-        table.add_column(f"cost (priced as {preset})", justify="right")
-    for model, row in acc.iterrows():
-        u = usage.loc[model] if model in usage.index else None
-        cells = [
-            str(model),
-            *(str(v) if isinstance(v, str) else "-" for v in row),
-            f"{u.completion_tokens_mean:.0f}" if u is not None else "-",
-            f"{u.latency_s_p50:.2f}" if u is not None else "-",
-        ]
-        if costs is not None:
-            cost = costs.get(model, float("nan"))
-            cells.append("unknown" if cost != cost else f"{cost:.2f}")
-        table.add_row(*cells)
-    console.print(table)
-    totals = manifest["totals"]
-    console.print(
-        f"{totals['samples']} samples: {totals['ok']} ok, {totals['truncated']} truncated, {totals['failed']} failed; "
-        f"{totals['requests_sent']} requests sent this time in {manifest['wall_s']:.1f}s"
-    )
-    console.print(f"results: {run_dir}/samples.jsonl, {run_dir}/manifest.json")

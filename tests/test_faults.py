@@ -140,9 +140,8 @@ def test_server_going_down_mid_run_stops_cleanly_and_a_rerun_resumes(mirror: Pat
 def test_adaptive_pace_settles_under_an_unknown_rate_limit(sim, mirror: Path, tmp_path: Path):
     url, log = sim
     set_faults(url, rpm_limit=240, rpm_burst=4)  # 4 requests a second
-    started = time.monotonic()
     assert main(run_args(url, tmp_path, mirror, "--concurrency", "16", limit=48)) == 0
-    wall = time.monotonic() - started
+    wall = json.loads((tmp_path / "r" / "manifest.json").read_text())["wall_s"]  # the sending, not the report
     sent = log_rows(log)
     settled = [r for r in sent if r["time"] > sent[0]["time"] + 3]  # the first storm is unavoidable at 16 in flight
     refused = sum(r["status"] == 429 for r in settled)

@@ -282,3 +282,15 @@ def test_sample_size_advice_sees_between_item_variance() -> None:
     assert advice.k_needed is None and advice.n_requests is None
     with pytest.raises(ValueError, match="k >= 2"):
         sample_size_advice(scores([("a", 0, "ok", True, "1")]), "t", detect_pts=3)
+
+
+def test_all_right_or_all_wrong_items_get_a_wilson_interval_not_certainty() -> None:
+    from harness.stats import mean_interval
+
+    z2 = 1.959963984540054**2
+    perfect = mean_interval(np.ones(15))
+    assert perfect.high == 1.0 and perfect.low == pytest.approx(15 / (15 + z2))
+    hopeless = mean_interval(np.zeros(30))
+    assert hopeless.low == 0.0 and hopeless.high == pytest.approx(z2 / (30 + z2))
+    mixed = mean_interval(np.array([1.0, 0.0, 1.0, 1.0]))
+    assert mixed.low == pytest.approx(0.75 - 1.959963984540054 * 0.25)

@@ -54,16 +54,29 @@ def mean_interval(
     """Mean of per-item values along the last axis with a normal interval clipped to `bounds`.
 
     Vectorised over leading axes so a simulation can score thousands of replications at once.
-    Clipping keeps an interval for 98% accuracy from reaching past 100%.
+    Clipping keeps an interval for 98% accuracy from reaching past 100%. Where every item scored
+    0% or every item 100% the spread is zero and a normal interval would claim certainty
+    ([100, 100] from 15 items); there the Wilson score interval over items stands in, which
+    says what 15 right out of 15 can and cannot rule out (here, anything below 79.6%).
     """
     x = np.asarray(values, dtype=float)
-    if x.shape[-1] == 0:
+    n = x.shape[-1]
+    if n == 0:
         nan = np.full(x.shape[:-1], np.nan) if x.ndim > 1 else float("nan")
         return Estimate(nan, nan, nan, nan)
     mean = x.mean(axis=-1)
     sem = standard_error(x)
-    half = z_quantile(0.5 + level / 2) * sem
-    return Estimate(mean, sem, np.clip(mean - half, *bounds), np.clip(mean + half, *bounds))
+    z = z_quantile(0.5 + level / 2)
+    half = z * sem
+    low, high = np.clip(mean - half, *bounds), np.clip(mean + half, *bounds)
+    if bounds == (0.0, 1.0):
+        extreme = (np.nan_to_num(sem) == 0) & ((mean == 0.0) | (mean == 1.0))
+        wilson_low, wilson_high = n / (n + z * z), z * z / (n + z * z)  # all right / all wrong
+        low = np.where(extreme & (mean == 1.0), wilson_low, low)
+        high = np.where(extreme & (mean == 0.0), wilson_high, high)
+        if np.ndim(mean) == 0:
+            low, high = float(low), float(high)
+    return Estimate(mean, sem, low, high)
 
 
 def bootstrap_interval(

@@ -1,0 +1,59 @@
+"""`glm-eval report`: every table, chart and page of a report, written from run folders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import cost
+from harness.report.charts import write_charts
+from harness.report.exports import figures_frame, summary_frame
+from harness.report.figures import collect
+from harness.report.html import report_html
+from harness.report.markdown import summary_markdown
+from harness.report.reference import DEFAULT_REFERENCE
+from harness.report.runs import Runs, load_runs
+from harness.report.tables import all_tables
+
+REPORT_DIR = "report"
+
+
+def write_report(
+    run_dirs: Sequence[Path],
+    out: Path | None = None,
+    prices: Path = cost.DEFAULT_PRICES,
+    reference: Path = DEFAULT_REFERENCE,
+    price_as: str | None = None,
+) -> list[Path]:
+    """Write summary.md, summary.csv, figures.csv, report.html and charts/*.png; return their paths.
+
+    Several runs are merged into one report (a variant present in two runs appears once per run).
+    `price_as` prices every run with one preset of the price file (see costs.price_runs).
+    Files already in the folder are overwritten, so a report can be rewritten after regrading.
+    """
+    runs = load_runs([Path(p) for p in run_dirs])
+    folder = Path(out) if out is not None else default_folder(runs)
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = collect(runs, prices, reference, price_as)
+    tables = all_tables(figures)
+    charts = write_charts(figures, folder / "charts")
+    written = [
+        _write(folder / "summary.md", summary_markdown(figures, tables, charts, folder)),
+        _write(folder / "summary.csv", summary_frame(figures).to_csv(index=False)),
+        _write(folder / "figures.csv", figures_frame(figures).to_csv(index=False)),
+        _write(folder / "report.html", report_html(figures, tables, charts)),
+    ]
+    return written + [chart.path for chart in charts]
+
+
+def default_folder(runs: Runs) -> Path:
+    """RUN/report for one run; for several, a folder beside the first so no run's own report is overwritten."""
+    first = runs.runs[0].path
+    if len(runs.runs) == 1:
+        return first / REPORT_DIR
+    return first.parent / f"{REPORT_DIR}-{'+'.join(run.name for run in runs.runs)}"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,89 @@
+"""Cost per variant and task for a report, from harness.cost and configs/prices.yaml.
+
+A simulated run has no bill. Its token counts are priced with a named preset instead, so that a
+reader still sees what the same tokens would cost at published prices; every cost figure then
+says "priced as <preset>" and the page says the tokens are simulated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import cost
+from harness.errors import UserError
+from harness.report.runs import Runs
+
+# The preset that prices simulated tokens: CometAPI's list is the one published beside the
+# reference figures and the only one with a price for all five variants.
+SIMULATED_PRESET = "cometapi"
+
+COST_COLUMNS = ["model", "task", "priced_as", "currency", "n_requests", "n_correct", "cost", "cost_per_request", "cost_per_correct"]
+TOTAL_COLUMNS = ["model", "priced_as", "currency", "cost", "n_correct", "cost_per_correct"]
+
+
+@dataclass(frozen=True)
+class Costs:
+    """`by_task` has one row per (label, task), `totals` one per label (all tasks); a priced_as of
+    "unpriced" means the provider has no preset and the cost is not known."""
+
+    by_task: pd.DataFrame
+    totals: pd.DataFrame
+    notes: tuple[str, ...]
+
+    @property
+    def available(self) -> bool:
+        priced = self.by_task["priced_as"] != cost.UNPRICED
+        return bool(pd.to_numeric(self.by_task.loc[priced, "cost"]).notna().any())
+
+
+def price_runs(runs: Runs, prices: Path = cost.DEFAULT_PRICES, price_as: str | None = None) -> Costs:
+    """Costs of every run. The preset is `price_as` when given, else the one the run was priced
+    with (`glm-eval run --price-as`), else SIMULATED_PRESET for a simulated run, else the
+    provider's own."""
+    try:
+        book = cost.load_prices(prices)
+    except cost.PriceError as error:
+        return Costs(pd.DataFrame(columns=COST_COLUMNS), pd.DataFrame(columns=TOTAL_COLUMNS), (f"The price file cannot be used: {error}",))
+    by_task, totals, unverified = [], [], set()
+    for run in runs.runs:
+        preset = price_as or run.manifest.get("spec", {}).get("price_as") or (SIMULATED_PRESET if run.simulated else None)
+        try:
+            summary = cost.cost_summary(run.scores, book, preset)
+        except cost.PriceError as error:
+            raise UserError(f"cannot price run {run.name}: {error}") from None
+        summary["model"] = [runs.label(run, variant) for variant in summary["model"]]
+        by_task.append(summary)
+        for variant, rows in run.scores.groupby("model", sort=False):
+            total = cost.run_cost(rows, book, preset)
+            n_correct = int(summary.loc[summary["model"] == runs.label(run, variant), "n_correct"].sum())
+            totals.append({
+                "model": runs.label(run, variant), "priced_as": "+".join(total.priced_as), "currency": total.currency,
+                "cost": total.cost, "n_correct": n_correct,
+                "cost_per_correct": total.cost / n_correct if n_correct else np.nan,
+            })
+            for name in total.priced_as:
+                price = book.presets[name].models.get(variant) if name in book.presets else None
+                if price is not None and (price.unverified or book.presets[name].unverified):
+                    unverified.add(f"{variant} ({name})")
+    by_task = pd.concat(by_task, ignore_index=True)[COST_COLUMNS]
+    return Costs(by_task, pd.DataFrame(totals, columns=TOTAL_COLUMNS), _notes(runs, by_task, unverified, prices, book))
+
+
+def _notes(runs: Runs, by_task: pd.DataFrame, unverified: set[str], prices: Path, book: cost.PriceBook) -> tuple[str, ...]:
+    """What a reader must know before trusting a cost figure; why a cost is missing comes last."""
+    notes = [f"Prices from {prices}; prices change, and are yours to keep current."]
+    if runs.simulated:
+        presets = sorted(set(by_task.loc[by_task["model"].isin(runs.simulated_labels), "priced_as"]))
+        notes.append(f"Simulated runs have no bill: their token counts are priced as {', '.join(presets)}.")
+    if unverified:
+        notes.append(f"Prices as published and unverified (see the price file): {', '.join(sorted(unverified))}.")
+    unpriced = by_task.loc[by_task["priced_as"] == cost.UNPRICED, "model"]
+    providers = sorted({runs.run_of[label].scores["provider"].iloc[0] for label in unpriced})
+    if providers:
+        notes.append(f"No preset in the price file prices provider(s) {', '.join(providers)}, so their cost is not known; "
+                     f"--price-as PRESET prices the tokens with one of {', '.join(book.presets)}.")
+    return tuple(notes)

@@ -1,0 +1,81 @@
+"""Every figure a report shows, computed once from the merged scores frame.
+
+Tables, charts, the page and the terminal summary all read this one object, so no two of them can
+disagree, and every statistic comes from harness.stats (accuracy and intervals, tokens, latency)
+or harness.cost (prices), never from arithmetic of our own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from harness import cost, stats
+from harness.report.costs import Costs, price_runs
+from harness.report.reference import DEFAULT_REFERENCE, Reference, load_reference, reference_comparison
+from harness.report.runs import Runs
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Accuracy of one task split by one column (MATH-500 by subject, GPQA by domain, ...)."""
+
+    task: str
+    column: str
+    summary: pd.DataFrame  # stats.summarize(task rows, by=(column,))
+
+
+@dataclass(frozen=True, eq=False)
+class Figures:
+    runs: Runs
+    summary: pd.DataFrame  # stats.summarize: one row per (label, task)
+    usage: pd.DataFrame  # stats.usage_summary: one row per (label, task)
+    costs: Costs
+    breakdowns: tuple[Breakdown, ...]
+    reference: Reference
+    reference_rows: pd.DataFrame
+    throughput: dict[str, stats.Throughput | None]  # per run name; None without a wall time
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.runs.labels
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.runs.tasks
+
+    def breakdown(self, task: str, column: str) -> Breakdown | None:
+        return next((b for b in self.breakdowns if b.task == task and b.column == column), None)
+
+
+def collect(
+    runs: Runs, prices: Path = cost.DEFAULT_PRICES, reference: Path = DEFAULT_REFERENCE, price_as: str | None = None
+) -> Figures:
+    scores = runs.scores
+    summary = stats.summarize(scores)
+    published = load_reference(reference)
+    return Figures(
+        runs=runs,
+        summary=summary,
+        usage=stats.usage_summary(scores),
+        costs=price_runs(runs, prices, price_as),
+        breakdowns=tuple(_breakdowns(scores, runs.tasks)),
+        reference=published,
+        reference_rows=reference_comparison(runs, summary, published),
+        throughput={
+            run.name: stats.throughput(run.scores, float(run.manifest["wall_s"])) if (run.manifest.get("wall_s") or 0) > 0 else None
+            for run in runs.runs
+        },
+    )
+
+
+def _breakdowns(scores: pd.DataFrame, tasks: tuple[str, ...]) -> list[Breakdown]:
+    """Every breakdown column a task's rows carry (subject and level for MATH-500, domain for GPQA)."""
+    found = []
+    for task in tasks:
+        rows = scores[scores["task"] == task]
+        for column in stats.available_breakdowns(rows):
+            found.append(Breakdown(task, column, stats.summarize(rows, by=(column,))))
+    return found

@@ -1,0 +1,297 @@
+"""The report's tables, as frames of display strings that markdown, HTML, CSV and the terminal
+all render the same way.
+
+Accuracy cells read "96.7 [91.2, 100.0] (30×2)": accuracy in percent, its 95% interval, and the
+items and samples per item behind it. The interval is written out rather than as "± half-width"
+because it is clipped to [0, 100] and so is lopsided near the ends, where GLM-4.5's MATH-500
+scores sit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harness import cost
+from harness.report.figures import Breakdown, Figures
+from harness.report.runs import SIMULATED, Run
+
+DASH = "–"
+BREAKDOWN_NAMES = {"subject": "subject", "level": "difficulty level", "domain": "domain"}
+TASK_NAMES = {"math500": "MATH-500", "aime24": "AIME 2024", "aime25": "AIME 2025", "gpqa_diamond": "GPQA-Diamond"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of strings. Renderers right-align the columns that hold figures (`figure_columns`)."""
+
+    name: str
+    section: str
+    title: str
+    frame: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+
+_FIGURE = re.compile(r"^([-+−<\[]?\d|–$|unknown$|unpriced$)")
+
+
+def figure_columns(frame: pd.DataFrame) -> set[str]:
+    """Columns whose every cell is a figure (or a placeholder for one), to be right-aligned."""
+    return {c for c in frame.columns if len(frame) and frame[c].astype(str).str.match(_FIGURE).all()}
+
+
+def task_name(task: str) -> str:
+    return TASK_NAMES.get(task, task)
+
+
+def pct(value: float, digits: int = 1) -> str:
+    return DASH if _missing(value) else f"{100 * value:.{digits}f}"
+
+
+def interval(low: float, high: float) -> str:
+    return DASH if _missing(low) or _missing(high) else f"[{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def accuracy_cell(row: pd.Series) -> str:
+    return f"{pct(row['accuracy'])} {interval(row['ci_low'], row['ci_high'])} ({int(row['n_items'])}×{int(row['k'])})"
+
+
+def signed_pts(value: float) -> str:
+    return DASH if _missing(value) else f"{100 * value:+.1f}"
+
+
+def money(value: float, currency: str | None) -> str:
+    """Enough digits to tell cheap variants apart (a MATH-500 answer costs fractions of a cent)."""
+    if _missing(value):
+        return "unknown"
+    unit = f" {currency}" if currency else ""
+    if value == 0:
+        return f"0{unit}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}{unit}"
+    if abs(value) >= 1:
+        return f"{value:.2f}{unit}"
+    return f"{value:.3g}{unit}"
+
+
+def tokens(value: float) -> str:
+    return DASH if _missing(value) else f"{value:,.0f}"
+
+
+def seconds(value: float) -> str:
+    return DASH if _missing(value) else (f"{value:.1f}" if value >= 10 else f"{value:.2f}")
+
+
+def group_value(value: object) -> str:
+    """Breakdown groups as people write them: level 3, not 3.0 (the merged frame turns ints to floats)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def display_label(figures: Figures, label: str) -> str:
+    """A variant's row name; when simulated and real runs are mixed, the simulated rows say so."""
+    runs = figures.runs
+    if runs.simulated and label in runs.simulated_labels and len(runs.simulated_labels) < len(runs.labels):
+        return f"{label} [{SIMULATED}]"
+    return label
+
+
+def title(figures: Figures, text: str) -> str:
+    return f"{text} ({SIMULATED})" if figures.runs.simulated else text
+
+
+def in_report_order(figures: Figures, frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    """Rows by variant in the report's order (flagship first), tasks in the report's order within."""
+    label_rank = {label: i for i, label in enumerate(figures.labels)}
+    task_rank = {task_name(t): i for i, t in enumerate(figures.tasks)}
+    key = [label_rank.get(label, len(label_rank)) for label in labels]
+    order = sorted(range(len(frame)), key=lambda i: (key[i], task_rank.get(frame["task"].iloc[i], 0) if "task" in frame else 0))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def all_tables(figures: Figures) -> list[Table]:
+    """Every table, in reading order: the decision first, the detail after."""
+    tables = [accuracy_table(figures), detail_table(figures), reference_table(figures), cost_totals_table(figures),
+              per_task_table(figures)]
+    tables += [breakdown_table(figures, b) for b in figures.breakdowns]
+    tables.append(runs_table(figures))
+    return tables
+
+
+def accuracy_table(figures: Figures) -> Table:
+    s = figures.summary
+    frame = pd.DataFrame({"variant": [display_label(figures, label) for label in figures.labels]})
+    for task in figures.tasks:
+        cells = {r["model"]: accuracy_cell(r) for _, r in s[s["task"] == task].iterrows()}
+        frame[task_name(task)] = [cells.get(label, DASH) for label in figures.labels]
+    return Table(
+        "accuracy", "Accuracy", title(figures, "Accuracy, % [95% CI] (items × samples per item)"), frame,
+        (
+            "Accuracy is avg@k: the mean over each item's samples, then over items. The interval is a normal "
+            "interval over items (samples of one item are not independent), clipped to [0, 100]. Failed requests "
+            "are left out; truncated answers count as wrong.",
+        ),
+    )
+
+
+def reference_table(figures: Figures) -> Table:
+    ref, rows = figures.reference, figures.reference_rows
+    notes = (
+        f"Published figures: {ref.source.cite()}. They are for {ref.model}; how they were measured "
+        "(samples per item, judge model) is not stated there.",
+    )
+    if rows.empty:
+        frame = pd.DataFrame({"note": [f"no {ref.model} scores on {', '.join(map(task_name, ref.scores))} in these runs"]})
+        return Table("reference", "Published figures", title(figures, f"Measured {ref.model} vs published figures"), frame, notes)
+    frame = pd.DataFrame({
+        "variant": [display_label(figures, m) for m in rows["model"]],
+        "benchmark": [f"{task_name(t)} (published as {b})" for t, b in zip(rows["task"], rows["benchmark"])],
+        "published %": [pct(v) for v in rows["published"]],
+        "measured %": [pct(v) for v in rows["accuracy"]],
+        "95% CI": [interval(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
+        "items × k": [_items(r) for _, r in rows.iterrows()],
+        "measured − published, pts": [signed_pts(v) for v in rows["difference"]],
+        "published inside CI": [_inside(v) for v in rows["inside"]],
+    })
+    if rows["inside"].isna().any():
+        notes += ("† Every item scored the same, so the interval over items has no width and cannot place the "
+                  "published figure; run more items or samples.",)
+    return Table("reference", "Published figures", title(figures, f"Measured {ref.model} vs published figures"), frame, notes)
+
+
+def detail_table(figures: Figures) -> Table:
+    s = figures.summary
+    frame = pd.DataFrame({
+        "variant": [display_label(figures, m) for m in s["model"]],
+        "task": [task_name(t) for t in s["task"]],
+        "accuracy %": [pct(v) for v in s["accuracy"]],
+        "95% CI": [interval(lo, hi) for lo, hi in zip(s["ci_low"], s["ci_high"])],
+        "bootstrap 95% CI": [interval(lo, hi) for lo, hi in zip(s["boot_low"], s["boot_high"])],
+        "pass@k %": [pct(v) for v in s["pass_at_k"]],
+        "maj@k %": [pct(v) for v in s["maj_at_k"]],
+        "truncated %": [pct(v) for v in s["truncated_share"]],
+        "failed %": [pct(v) for v in s["failed_share"]],
+        "items": s["n_items"].astype(str),
+        "k": s["k"].astype(str),
+        "graded samples": s["n_samples"].astype(str),
+    })
+    frame = in_report_order(figures, frame, s["model"])
+    return Table(
+        "detail", "Accuracy", title(figures, "Accuracy in detail, % (per variant and task)"), frame,
+        (
+            "pass@k: unbiased estimator from the k samples; maj@k: majority vote over normalised answers. "
+            "Truncated and failed are shares of all requests; the bootstrap resamples items.",
+        ),
+    )
+
+
+def per_task_table(figures: Figures) -> Table:
+    """Tokens, latency and cost per answer for each variant and task: what a choice between
+    variants of similar accuracy turns on. The full set of quantiles is in figures.csv."""
+    u = figures.usage
+    costs = figures.costs.by_task.set_index(["model", "task"])
+    frame = pd.DataFrame({
+        "variant": [display_label(figures, m) for m in u["model"]],
+        "task": [task_name(t) for t in u["task"]],
+        "output tokens, mean": [tokens(v) for v in u["completion_tokens_mean"]],
+        "reasoning tokens, mean": [tokens(v) for v in u["reasoning_tokens_mean"]],
+        "latency p50 s": [seconds(v) for v in u["latency_s_p50"]],
+        "latency p90 s": [seconds(v) for v in u["latency_s_p90"]],
+        "first token p50 s": [seconds(v) for v in u["ttft_s_p50"]],
+    })
+    notes = ["Output tokens include reasoning tokens. Latency is the whole request, first token the time to the first "
+             "streamed token; failed requests are left out."]
+    if figures.costs.available:
+        rows = [costs.loc[key] if key in costs.index else None for key in zip(u["model"], u["task"])]
+        frame["cost per 1,000 answers"] = [_cost_of(r, "cost_per_request", 1000) for r in rows]
+        frame["cost per correct answer"] = [_cost_of(r, "cost_per_correct") for r in rows]
+        notes.append("Cost priced as in the table above.")
+    frame = in_report_order(figures, frame, u["model"])
+    return Table("per_task", "Cost, tokens and latency", title(figures, "Tokens, latency and cost per answer"), frame, tuple(notes))
+
+
+def cost_totals_table(figures: Figures) -> Table:
+    t = figures.costs.totals
+    if not figures.costs.available:
+        frame = pd.DataFrame({"note": [f"Cost unavailable. {figures.costs.notes[-1]}"]})
+        return Table("cost_totals", "Cost, tokens and latency", title(figures, "Cost per variant"), frame)
+    frame = pd.DataFrame({
+        "variant": [display_label(figures, m) for m in t["model"]],
+        "priced as": t["priced_as"],
+        "cost, all tasks": [_cost(v, cur, p) for v, cur, p in zip(t["cost"], t["currency"], t["priced_as"])],
+        "correct answers": t["n_correct"].astype(str),
+        "per correct answer": [_cost(v, cur, p) for v, cur, p in zip(t["cost_per_correct"], t["currency"], t["priced_as"])],
+    })
+    frame = in_report_order(figures, frame, t["model"])
+    return Table("cost_totals", "Cost, tokens and latency", title(figures, "Cost per variant, all its tasks"), frame,
+                 figures.costs.notes)
+
+
+def breakdown_table(figures: Figures, breakdown: Breakdown) -> Table:
+    s = breakdown.summary
+    groups = sorted(s[breakdown.column].unique(), key=lambda v: (isinstance(v, str), v))
+    labels = [label for label in figures.labels if label in set(s["model"])]
+    name = BREAKDOWN_NAMES.get(breakdown.column, breakdown.column)
+    frame = pd.DataFrame({name: [group_value(g) for g in groups]})
+    for label in labels:
+        mine = s[s["model"] == label].set_index(breakdown.column)
+        frame[display_label(figures, label)] = [accuracy_cell(mine.loc[g]) if g in mine.index else DASH for g in groups]
+    return Table(
+        f"breakdown_{breakdown.task}_{breakdown.column}", "Breakdowns",
+        title(figures, f"{task_name(breakdown.task)} by {name}: accuracy, % [95% CI] (items × k)"), frame,
+        ("Few items per group make wide intervals: read the interval before the figure.",),
+    )
+
+
+def runs_table(figures: Figures) -> Table:
+    rows = []
+    for run in figures.runs.runs:
+        m, rate = run.manifest, figures.throughput[run.name]
+        rows.append({
+            "run": run.name,
+            "provider": _provider(run),
+            "variants": ", ".join(f"{v} = {i}" if v != i else v for v, i in m.get("models", {}).items()),
+            "samples per item": ", ".join(f"{task_name(t)} {k}" for t, k in m.get("samples_per_item", {}).items()),
+            "items": ", ".join(f"{task_name(t)} {p.get('rows_used', '?')}/{p.get('rows', '?')}" for t, p in m.get("tasks", {}).items()),
+            "sampling": ", ".join(f"{k} {v}" for k, v in m.get("sampling", {}).items()),
+            "started": str(m.get("started", DASH))[:19].replace("T", " "),
+            "wall time s": seconds(m.get("wall_s", math.nan)),
+            "requests/s": f"{rate.requests_per_s:.2f}" if rate else DASH,
+            "output tokens/s": f"{rate.completion_tokens_per_s:,.0f}" if rate else DASH,
+            "commit": str(m.get("git_commit") or DASH)[:12],
+        })
+    frame = pd.DataFrame(rows)
+    return Table("runs", "Runs", title(figures, "Runs in this report"), frame,
+                 ("Rates are over the run's wall time, including answers taken from the store.",))
+
+
+def _inside(inside: bool | None) -> str:
+    if inside is None or pd.isna(inside):
+        return "cannot tell†"
+    return "yes" if inside else "NO"
+
+
+def _provider(run: Run) -> str:
+    name = run.manifest.get("provider", {}).get("name", DASH)
+    return f"{name} ({SIMULATED})" if run.simulated and SIMULATED.lower() not in name.lower() else name
+
+
+def _cost(value: float, currency: str | None, priced_as: str) -> str:
+    return "unpriced" if priced_as == cost.UNPRICED else money(value, currency)
+
+
+def _cost_of(row: pd.Series | None, column: str, scale: float = 1.0) -> str:
+    return "unknown" if row is None else _cost(scale * row[column], row["currency"], row["priced_as"])
+
+
+def _items(row: pd.Series) -> str:
+    of = f" of {int(row['items_in_set'])}" if pd.notna(row["items_in_set"]) else ""
+    return f"{int(row['n_items'])}{of} × {int(row['k'])}"
+
+
+def _missing(value: object) -> bool:
+    return value is None or bool(pd.isna(value))

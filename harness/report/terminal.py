@@ -1,0 +1,41 @@
+"""What the terminal shows: the report's tables through rich, and the summary printed at the end
+of `glm-eval run`, built from the same figures as the report so the two cannot disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from harness.report.figures import collect
+from harness.report.runs import load_runs
+from harness.report.tables import Table, accuracy_table, cost_totals_table, figure_columns, per_task_table
+
+
+def rich_table(table: Table) -> RichTable:
+    """A report table for the terminal; the title keeps its SIMULATED mark, notes go in the caption."""
+    out = RichTable(title=table.title, caption="\n".join(table.notes) or None, caption_justify="left", title_justify="left")
+    right = figure_columns(table.frame)
+    for column in table.frame.columns:
+        out.add_column(str(column), justify="right" if column in right else "left", overflow="fold")
+    for row in table.frame.itertuples(index=False):
+        out.add_row(*(str(v) for v in row))
+    return out
+
+
+def print_summary(run_dirs: Sequence[Path], console: Console, report: Path | None = None) -> None:
+    """Accuracy per variant and task, cost per variant, tokens and latency per variant and task,
+    then where the report is (pass the folder or the report.html write_report made)."""
+    figures = collect(load_runs([Path(p) for p in run_dirs]))
+    if figures.runs.simulated:
+        console.print(f"[bold white on red] {escape(figures.runs.simulated_mark())} [/]")
+    console.print(rich_table(accuracy_table(figures)))
+    if figures.costs.available:
+        console.print(rich_table(cost_totals_table(figures)))
+    console.print(rich_table(per_task_table(figures)))
+    if report is not None:
+        page = report / "report.html" if report.is_dir() else report
+        console.print(f"report: {page}")
