@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run an evaluation", description="Run models x tasks; resumes from the store.")
     run.add_argument("suite", nargs="?", type=Path, help="a suite file (configs/suites/*.yaml); flags override its fields")
     _run_flags(run)
+    run.add_argument("--no-report", dest="no_report", action="store_true", help="print the summary but write no report (charts take a few seconds)")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="all five variants against the simulated endpoint, offline")
@@ -159,7 +160,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         summary.print_plan(plan, evaluate.store_path(spec), console, book, preset)
         return 0
     result = evaluate.execute(spec, sys.argv[1:], console)
-    _finish(result.run_dir, console)
+    _finish(result.run_dir, console, write=not args.no_report)
     return result.exit_code
 
 
@@ -188,11 +189,11 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return result.exit_code
 
 
-def _finish(run_dir: Path, console: Console) -> None:
+def _finish(run_dir: Path, console: Console, write: bool = True) -> None:
     """The end of a run: its report written, the summary table printed, and where both are."""
     from harness.report import print_summary, write_report
 
-    files = write_report([run_dir])
+    files = write_report([run_dir]) if write else []
     print_summary([run_dir], console, files[0].parent if files else None)
     console.print(f"samples: {run_dir / 'samples.jsonl'}  manifest: {run_dir / 'manifest.json'}")
 

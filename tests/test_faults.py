@@ -56,7 +56,7 @@ def sim(mirror: Path, tmp_path: Path):
 def run_args(url: str, tmp_path: Path, mirror: Path, *extra: str, name: str = "r", limit: int = 12) -> list[str]:
     return ["run", "--provider", "simulated", "--base-url", url, "--models", "glm-4.5", "--tasks", "math500",
             "--limit", str(limit), "--samples", "1", "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"),
-            "--out", str(tmp_path / name), "--backoff", "0.05", *extra]
+            "--out", str(tmp_path / name), "--backoff", "0.05", "--no-report", *extra]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ def rows(run: Path) -> list[dict]:
 
 def test_zai_judge_protocol_reads_letters_with_the_judge_and_caches_it(mirror: Path, tmp_path: Path, capsys):
     args = ["run", "--provider", "simulated", "--models", "glm-4.5", "--tasks", "gpqa_diamond:zai-judge", "--limit", "20",
-            "--samples", "2", "--judge", "simulated:glm-4.5-air", "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite")]
+            "--samples", "2", "--judge", "simulated:glm-4.5-air", "--no-report", "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite")]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     samples = rows(tmp_path / "a")
     assert len(samples) == 40 and {s["task"] for s in samples} == {"gpqa_diamond:zai-judge"}

@@ -76,7 +76,7 @@ def test_invalid_key_is_one_clear_error_without_retries(mirror: Path, tmp_path: 
         monkeypatch.setenv("GLM_EVAL_SIM_KEY", "a-wrong-key")
         code = main(["run", "--provider", "simulated", "--base-url", url, "--models", "glm-4.5,glm-4.5-air",
                      "--tasks", "math500", "--limit", "10", "--samples", "1", "--concurrency", "1", "--data-dir", str(mirror),
-                     "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "r")])
+                     "--no-report", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "r")])
     assert code == 1
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("glm-eval: error")]
@@ -103,7 +103,7 @@ def test_sigkill_half_way_then_resume_pays_nothing_twice(mirror: Path, tmp_path:
     log = tmp_path / "sim.jsonl"
     with simulator(["math500"], mirror, 0.004, "sim-key", log=log) as url:
         common = ["run", "--provider", "simulated", "--base-url", url, "--models", "glm-4.5,glm-4.5-flash",
-                  "--tasks", "math500", "--limit", "60", "--samples", "2", "--concurrency", "16", "--data-dir", str(mirror)]
+                  "--tasks", "math500", "--limit", "60", "--samples", "2", "--concurrency", "16", "--data-dir", str(mirror), "--no-report"]
         store = tmp_path / "killed.sqlite"
         proc = _cli(*common, "--store", str(store), "--out", str(tmp_path / "killed"))
         deadline = time.monotonic() + 120
@@ -166,9 +166,9 @@ def test_max_cost_is_never_passed_and_says_so(mirror: Path, tmp_path: Path, caps
 
     limit = 0.30
     code = main(["run", "--provider", "simulated", "--models", "glm-4.5,glm-4.5-x", "--tasks", "math500", "--limit", "60",
-                 "--samples", "2", "--max-tokens", "8000", "--max-cost", str(limit), "--price-as", "cometapi",
+                 "--samples", "2", "--max-tokens", "8000", "--max-cost", str(limit), "--price-as", "cometapi", "--no-report",
                  "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "r")])
-    assert code == 0
+    assert code == 1, "a run stopped by its budget is incomplete"
     assert "budget reached" in capsys.readouterr().err
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["budget"]["stopped"] is True and manifest["budget"]["spent"] <= limit
@@ -181,7 +181,7 @@ def test_max_cost_is_never_passed_and_says_so(mirror: Path, tmp_path: Path, caps
 def test_regrade_reproduces_a_runs_verdicts(mirror: Path, tmp_path: Path, capsys):
     run = tmp_path / "r"
     assert main(["run", "--provider", "simulated", "--models", "glm-4.5-flash", "--tasks", "math500,aime24", "--limit", "15",
-                 "--samples", "2", "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--out", str(run)]) == 0
+                 "--samples", "2", "--data-dir", str(mirror), "--no-report", "--store", str(tmp_path / "s.sqlite"), "--out", str(run)]) == 0
     before = (run / "samples.jsonl").read_text()
     assert main(["regrade", str(run)]) == 0
     assert "0 verdicts changed" in capsys.readouterr().out
@@ -191,7 +191,7 @@ def test_regrade_reproduces_a_runs_verdicts(mirror: Path, tmp_path: Path, capsys
 def test_plan_advises_samples_per_item_and_prices_them(mirror: Path, tmp_path: Path, capsys):
     run = tmp_path / "r"
     assert main(["run", "--provider", "simulated", "--models", "glm-4.5,glm-4.5-flash", "--tasks", "aime24", "--samples", "3",
-                 "--limit", "12", "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--out", str(run)]) == 0
+                 "--limit", "12", "--data-dir", str(mirror), "--no-report", "--store", str(tmp_path / "s.sqlite"), "--out", str(run)]) == 0
     capsys.readouterr()
     assert main(["plan", "--task", "aime24", "--detect", "15", "--run", str(run), "--price-as", "cometapi"]) == 0
     out = capsys.readouterr().out
@@ -201,7 +201,7 @@ def test_plan_advises_samples_per_item_and_prices_them(mirror: Path, tmp_path: P
 
 def test_cache_only_replays_without_a_key_and_names_what_is_missing(mirror: Path, tmp_path: Path, monkeypatch, capsys):
     args = ["run", "--provider", "zai", "--models", "glm-4.5", "--tasks", "math500", "--limit", "4", "--samples", "1",
-            "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--cache-only"]
+            "--data-dir", str(mirror), "--no-report", "--store", str(tmp_path / "s.sqlite"), "--cache-only"]
     monkeypatch.delenv("ZAI_API_KEY", raising=False)
     assert main([*args, "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
