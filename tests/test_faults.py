@@ -153,12 +153,13 @@ def test_adaptive_pace_settles_under_an_unknown_rate_limit(sim, mirror: Path, tm
 def test_interrupted_runs_keep_every_answer_and_resume_without_resending(mirror: Path, tmp_path: Path, sig: int):
     log = tmp_path / "sim.jsonl"
     store = tmp_path / "s.sqlite"
-    with simulator(["math500"], mirror, 0.01, "sim-key", log=log) as url:
+    with simulator(["math500"], mirror, 0.03, "sim-key", log=log) as url:
         args = run_args(url, tmp_path, mirror, "--concurrency", "8", limit=80)
         proc = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         target = random.Random(sig).randint(10, 50)
         while len(log_rows(log)) < target and proc.poll() is None:
             time.sleep(0.02)
+        assert proc.poll() is None, f"the run ended before it could be interrupted: {proc.stderr.read()}"
         proc.send_signal(sig)
         assert proc.wait(timeout=60) == 130
         assert "resume" in proc.stderr.read()
