@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", dest="no_report", action="store_true", help="print the summary but write no report (charts take a few seconds)")
     run.set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="all five variants against the simulated endpoint, offline")
+    demo = sub.add_parser("demo", help="all five variants on MATH-500, AIME 2024 and GPQA-Diamond against the simulated endpoint, offline")
     demo.add_argument("--limit", type=int, help="items per task (default: all)")
     demo.add_argument("--out", type=Path, default=Path("results/demo"))
     demo.add_argument("--data-dir", type=Path, dest="data_dir")
@@ -172,7 +172,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     fields: dict[str, Any] = {
         "provider": "simulated",
         "models": DEMO_MODELS,
-        "tasks": ["math500"],
+        "tasks": ["math500", "aime24", "gpqa_diamond"],
         "samples": 1,
         "out": args.out,
         "store": args.out / "store.sqlite",

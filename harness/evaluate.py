@@ -62,11 +62,21 @@ def prepare(spec: RunSpec, allow_builtin_sample: bool = False) -> tuple[Plan, st
     api_key = None if spec.cache_only else provider.api_key()  # a replay sends nothing, so needs no key
     data_dir = data_dir_from_env(spec.data_dir)
     tasks: dict[str, Task] = {}
+    skipped: dict[str, str] = {}
     for name in spec.tasks:
-        task = load_task(name, data_dir, spec.limit, spec.items, allow_builtin_sample)
+        try:
+            task = load_task(name, data_dir, spec.limit, spec.items, allow_builtin_sample)
+        except UserError as exc:
+            if not allow_builtin_sample:
+                raise
+            skipped[name] = str(exc)  # the offline demo goes on with what it can load
+            continue
         tasks[task.id] = task
+    if not tasks:
+        raise UserError(f"no task could be loaded: {'; '.join(skipped.values())}")
     samples = {task_id: spec.samples_for(task_id, task.spec.samples) for task_id, task in tasks.items()}
     plan = build_plan(provider, spec.models, configs, tasks, samples, spec.sampling, spec.seed)
+    plan.skipped = skipped
     return plan, api_key
 
 
@@ -108,6 +118,8 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
     for task_id, task in plan.tasks.items():
         if task.provenance.get("note"):
             console.print(f"[yellow]note[/yellow]: {task_id}: {task.provenance['note']}")
+    for name, why in plan.skipped.items():
+        console.print(f"[yellow]note[/yellow]: {name} left out: {why}")
     budget = make_budget(spec, plan)
     judge = _judge_for(spec, plan)
     run_dir = run_dir_for(spec)
@@ -411,5 +423,6 @@ def _manifest(
             **totals,
         },
         "stopped_models": outcome.fatal,
+        "skipped_tasks": plan.skipped,
         "host": {"platform": sys.platform, "cpus": os.cpu_count()},
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config import ModelConfig
@@ -41,6 +41,7 @@ class Plan:
     samples: dict[str, int]
     model_ids: dict[str, str]
     jobs: list[Job]
+    skipped: dict[str, str] = field(default_factory=dict)  # task -> why it could not be loaded (offline demo)
 
     def item(self, job: Job) -> Item:
         return self.tasks[job.task].items[job.item_index]
