@@ -152,14 +152,21 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         judged: dict[str, dict[str, Any]] = {}
         if judge is not None:
             judged = _judge(plan, judge, verdicts, store, endpoint(judge.provider, judge.api_key), spec, console)
-        totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged)
-    manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
-    manifest["pricing"] = {"preset": pricing(spec, plan.provider)[1]}
-    if budget is not None:
-        manifest["budget"] = budget.summary()
-    if judge is not None:
-        manifest["judge"] = {"model": judge.label, "model_id": judge.model_id, "fallback": spec.judge_fallback, "sampling": json.loads(SAMPLING.model_dump_json())}
-    results.write_manifest(run_dir, manifest)
+        try:
+            totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged)
+            manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
+            manifest["pricing"] = {"preset": pricing(spec, plan.provider)[1]}
+            if budget is not None:
+                manifest["budget"] = budget.summary()
+            if judge is not None:
+                manifest["judge"] = {"model": judge.label, "model_id": judge.model_id, "fallback": spec.judge_fallback, "sampling": json.loads(SAMPLING.model_dump_json())}
+            results.write_manifest(run_dir, manifest)
+        except OSError as exc:
+            stopped_by = f" (sending stopped: {outcome.stopped_by})" if outcome.stopped_by else ""
+            raise UserError(
+                f"cannot write the run's results to {run_dir} ({exc.strerror or exc}){stopped_by}; free some space: every answer "
+                f"received so far is in the store {store.path}, and running the same command again resumes"
+            ) from None
     if budget is not None and budget.stopped:
         print(
             f"glm-eval: budget reached: stopped sending at {budget.spent:.4f} {budget.currency} spent of --max-cost {budget.limit} "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -196,12 +197,12 @@ class Runner:
             except _GaveUp as exc:
                 if self.budget is not None:
                     await self.budget.release(reserved)
-                self._record_failure(job, body, exc.attempts, exc.reason)
+                self._record(job, body, exc.attempts, None, exc.reason)
                 self.on_done(model, False, 0)
                 continue
             if self.budget is not None:
                 await self.budget.settle(model, reserved, completion.prompt_tokens, completion.completion_tokens)
-            self._record(job, body, completion, attempts)
+            self._record(job, body, attempts, completion)
             self.on_done(model, True, completion.completion_tokens or 0)
 
     async def _send(self, body: dict[str, Any]) -> tuple[Completion, int]:
@@ -231,53 +232,37 @@ class Runner:
             self.pace.answered()
             return completion, attempt
 
-    def _record(self, job: Job, body: dict[str, Any], c: Completion, attempts: int) -> None:
+    def _record(self, job: Job, body: dict[str, Any], attempts: int, c: Completion | None, error: str | None = None) -> None:
+        """Commit an answer (or the failure that stands in for one) before anything else happens."""
         self.outcome.sent += 1
-        self.outcome.stored_ok += 1
-        self.store.put(
-            StoredResponse(
-                key=job.key,
-                provider=self.provider,
-                model_id=job.model_id,
-                request=canonical_json(body),
-                status=OK,
-                content=c.content,
-                reasoning=c.reasoning,
-                finish_reason=c.finish_reason,
-                prompt_tokens=c.prompt_tokens,
-                completion_tokens=c.completion_tokens,
-                reasoning_tokens=c.reasoning_tokens,
-                latency_s=c.latency_s,
-                ttft_s=c.ttft_s,
-                attempts=attempts,
-                error=None,
-                created_at=now(),
+        if c is None:
+            self.outcome.failed += 1
+        else:
+            self.outcome.stored_ok += 1
+        try:
+            self.store.put(
+                StoredResponse(
+                    key=job.key,
+                    provider=self.provider,
+                    model_id=job.model_id,
+                    request=canonical_json(body),
+                    status=OK if c is not None else FAILED,
+                    content=c.content if c else None,
+                    reasoning=c.reasoning if c else None,
+                    finish_reason=c.finish_reason if c else None,
+                    prompt_tokens=c.prompt_tokens if c else None,
+                    completion_tokens=c.completion_tokens if c else None,
+                    reasoning_tokens=c.reasoning_tokens if c else None,
+                    latency_s=c.latency_s if c else None,
+                    ttft_s=c.ttft_s if c else None,
+                    attempts=attempts,
+                    error=error,
+                    created_at=now(),
+                )
             )
-        )
-
-    def _record_failure(self, job: Job, body: dict[str, Any], attempts: int, reason: str) -> None:
-        self.outcome.sent += 1
-        self.outcome.failed += 1
-        self.store.put(
-            StoredResponse(
-                key=job.key,
-                provider=self.provider,
-                model_id=job.model_id,
-                request=canonical_json(body),
-                status=FAILED,
-                content=None,
-                reasoning=None,
-                finish_reason=None,
-                prompt_tokens=None,
-                completion_tokens=None,
-                reasoning_tokens=None,
-                latency_s=None,
-                ttft_s=None,
-                attempts=attempts,
-                error=reason,
-                created_at=now(),
-            )
-        )
+        except sqlite3.Error as exc:  # a full disk, most often: stop buying answers that cannot be kept
+            self.outcome.stopped_by = f"the store cannot be written ({exc}); free some space and rerun to resume"
+            self._stop_all.set()
 
 
 class _GaveUp(Exception):

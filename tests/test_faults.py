@@ -245,3 +245,30 @@ def test_malformed_suite_and_gated_dataset_without_token(tmp_path: Path, capsys,
 def test_debug_shows_the_traceback(tmp_path: Path):
     with pytest.raises(Exception, match="unknown task"):
         main(["--debug", "run", "--provider", "simulated", "--models", "glm-4.5", "--tasks", "nope", "--out", str(tmp_path / "r")])
+
+
+def test_a_full_disk_stops_the_run_and_keeps_what_is_stored(mirror: Path, tmp_path: Path):
+    import resource
+
+    log = tmp_path / "sim.jsonl"
+    store = tmp_path / "s.sqlite"
+    limit_bytes = 400_000  # room for a few dozen answers, then every write fails as on a full disk
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    with simulator(["math500"], mirror, 0.001, "sim-key", log=log) as url:
+        args = run_args(url, tmp_path, mirror, "--concurrency", "4", limit=200)
+        proc = subprocess.run([sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True, text=True,
+                              preexec_fn=small_disk, timeout=300)
+        assert proc.returncode in (1, 2), proc.stderr  # 1: stopped and reported; 2: even the results could not be written
+        assert "Traceback" not in proc.stderr and "free some space" in proc.stderr
+        with sqlite3.connect(store) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        kept = {h for h, status in stored(store).items() if status == "ok"}
+        assert 0 < len(kept) < 200
+        sent_before = len(log_rows(log))
+        assert main(run_args(url, tmp_path, mirror, "--concurrency", "4", name="resumed", limit=200)) == 0
+    assert not kept & {r["body_sha256"] for r in log_rows(log)[sent_before:]}, "a stored answer was bought again"
+    assert len(samples(tmp_path / "resumed")) == 200
