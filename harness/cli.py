@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--data-dir", type=Path, dest="data_dir")
     sim.add_argument("--time-scale", type=float, default=1.0, dest="time_scale", help="1.0 is real time")
     sim.add_argument("--log", type=Path, help="append one JSON line per request")
+    sim.add_argument("--profiles", type=Path, help="per-variant profiles (default configs/simulator.yaml)")
     sim.set_defaults(func=cmd_sim)
 
     grade = sub.add_parser("grade", help="grade responses produced elsewhere (JSONL with response and gold)")
@@ -126,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--power", type=float, default=0.8, help="chance of detecting a real difference of that size (default 0.8)")
     plan.add_argument("--price-as", dest="price_as", help="a preset of configs/prices.yaml (default: the run's provider's)")
     plan.set_defaults(func=cmd_plan)
+
+    from harness.gate.commands import add_commands
+
+    add_commands(sub)
 
     for name, func, text in (
         ("models", cmd_models, "list the variants and each provider's id for them"),
@@ -201,15 +206,19 @@ def _finish(run_dir: Path, console: Console, write: bool = True) -> None:
 def cmd_sim(args: argparse.Namespace, console: Console) -> int:
     import json
 
-    from harness.simulator import KeyItem, SimOptions, serve
-    from harness.simulator.serve import API_KEY_ENV, task_key
+    from harness.simproc import answer_key_for
+    from harness.simulator import DEFAULT_PROFILES, KeyItem, SimOptions, serve
+    from harness.simulator.process import API_KEY_ENV
 
     if args.answer_key:
         lines = args.answer_key.read_text(encoding="utf-8").splitlines()
         key = [KeyItem(**json.loads(line)) for line in lines if line.strip()]
     else:
-        key = task_key(args.tasks.split(","), args.data_dir)
-    options = SimOptions(api_key=os.environ.get(API_KEY_ENV) or "sim-key", time_scale=args.time_scale, request_log=args.log)
+        key = answer_key_for(args.tasks.split(","), args.data_dir)
+    options = SimOptions(
+        profiles_path=args.profiles or DEFAULT_PROFILES, api_key=os.environ.get(API_KEY_ENV) or "sim-key",
+        time_scale=args.time_scale, request_log=args.log,
+    )
     serve(options, key, args.host, args.port)
     return 0
 

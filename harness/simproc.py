@@ -20,10 +20,16 @@ from typing import IO
 
 from harness.errors import UserError
 from harness.simulator.key import KeyItem
-from harness.tasks import Task
+from harness.simulator.process import READY_PREFIX as READY
+from harness.tasks import Task, load_task
 
-READY = "glm-eval sim listening on "
 KINDS = {"math": "math", "integer": "integer", "mcq": "mcq"}  # other graders are answered like math
+
+
+def answer_key_for(names: Iterable[str], data_dir: Path | None) -> list[KeyItem]:
+    """Every item of the named tasks (not a run's subset: a simulator started on its own answers
+    whatever it is asked)."""
+    return answer_key(load_task(name, data_dir, allow_builtin_sample=True) for name in names)
 
 
 def answer_key(tasks: Iterable[Task]) -> list[KeyItem]:
@@ -45,6 +51,7 @@ def simulator(
     api_key: str,
     log: Path | None = None,
     startup_timeout_s: float = 120.0,
+    profiles: Path | None = None,
 ) -> Iterator[str]:
     """Yield the base URL (`http://127.0.0.1:PORT/v1`) of a simulator running in a child process.
 
@@ -64,6 +71,8 @@ def simulator(
         cmd += ["--data-dir", str(data_dir)]
     if log is not None:
         cmd += ["--log", str(log)]
+    if profiles is not None:
+        cmd += ["--profiles", str(profiles)]
     errors = tempfile.TemporaryFile(mode="w+")
     env = {**os.environ, "GLM_EVAL_SIM_KEY": api_key}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True, env=env)

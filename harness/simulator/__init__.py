@@ -10,7 +10,7 @@ from .faults import Faults
 from .key import KeyItem
 from .options import DEFAULT_PROFILES, FixedLatency, SimOptions
 from .profiles import ProfileError, Profiles, VariantProfile, load_profiles
-from .serve import serve
+from .process import serve
 from .server import make_app, start_server
 
 __all__ = [
