@@ -159,10 +159,10 @@ def test_streams_are_chunked_by_several_tokens() -> None:
         deltas = [e["choices"][0]["delta"] for e in events[:-1] if e["choices"]][:-1]
         return [len(next(v for k, v in d.items() if k != "role").split()) for d in deltas]
 
-    # glm-4.5 makes 60 tokens/s. At time scale 0.1 a token comes every 1.7 ms: chunks of 16.
-    assert sizes(0.1, 100) == [16] * 6 + [4]
-    # At 0.01, every 0.17 ms: merged so that events stay >= 10 ms apart (60 tokens).
-    assert sizes(0.01, 400) == [60] * 6 + [40]
+    # glm-4.5 makes 60 tokens/s. At time scale 1 a token comes every 17 ms: chunks of 16.
+    assert sizes(1.0, 40) == [16, 16, 8]
+    # At 0.1, every 1.7 ms: merged so that events stay >= 50 ms apart (30 tokens).
+    assert sizes(0.1, 100) == [30] * 3 + [10]
 
 
 def test_wrong_key_unknown_model_and_malformed_body(client: httpx.Client, base: str) -> None:

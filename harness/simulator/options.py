@@ -37,7 +37,8 @@ class SimOptions:
     """'field': reasoning_content; 'think_tags': <think>...</think> at the head of content (vLLM
     without a reasoning parser; usage then has no reasoning-token breakdown, as there)."""
     chunk_tokens: int = 8
-    """Tokens per SSE event; more when tokens come faster than one event per 10 ms."""
+    """Tokens per SSE event; more when tokens come faster than one event per 50 ms (a sped-up
+    simulation would otherwise spend its CPU, and the client's, on events)."""
     request_log: Path | None = None
     faults: Faults = field(default_factory=Faults)
     fixed_latency: FixedLatency | None = None

@@ -27,7 +27,7 @@ from .profiles import load_profiles
 from .protocol import (ChatRequest, ChunkEncoder, RequestError, canonical_json, completion_body,
                        error_body, parse_chat_request, usage_body)
 
-MIN_EVENT_INTERVAL_S = 0.010
+MIN_EVENT_INTERVAL_S = 0.050
 """SSE events of one stream are at least this far apart (real time); faster tokens are merged."""
 SHUTDOWN_TIMEOUT_S = 1.0
 """Open streams get this long to finish when the server stops; a test double must stop promptly."""
