@@ -387,6 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not console.is_terminal:  # a log or a pipe: wide enough that tables do not wrap
         console = Console(highlight=False, width=160)
     signal.signal(signal.SIGTERM, _terminate)
+    # A shell starts background jobs with SIGINT ignored, and children inherit that; a run must
+    # still stop cleanly (and resumably) when asked to.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     func: Callable[[argparse.Namespace, Console], int] = args.func
     try:
         return func(args, console)
