@@ -19,12 +19,11 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pandas as pd
-from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from harness.report.charts import DPI, GRID, WATERMARK
+from harness.report.charts import DPI, GRID, titled_figure
 from harness.report.palette import MARKERS, OKABE_ITO, VARIANT_COLOURS
 from harness.gate.order import task_rank, variant_rank
 from harness.report.runs import SIMULATED, VARIANT_ORDER
@@ -138,11 +137,4 @@ def _markers(variants: list[str]) -> dict[str, str]:
 
 
 def _figure(title: str, simulated: bool) -> Figure:
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
-    if simulated:
-        fig.suptitle(f"{SIMULATED}: {title}\nscores from glm-eval's simulated endpoint, not the real models", fontsize=12.5)
-        fig.text(0.5, 0.5, SIMULATED, fontsize=80, fontweight="bold", color=(1, 1, 1, 0), rotation=20, ha="center",
-                 va="center", zorder=10, path_effects=[patheffects.withStroke(linewidth=1.1, foreground=WATERMARK)])
-    else:
-        fig.suptitle(title, fontsize=13)
-    return fig
+    return titled_figure(SIZE, title, simulated)

@@ -233,8 +233,13 @@ def subject_heatmap(figures: Figures, folder: Path) -> Chart | None:
 
 
 def _figure(figures: Figures, size: tuple[float, float], title: str) -> Figure:
+    return titled_figure(size, title, figures.runs.simulated)
+
+
+def titled_figure(size: tuple[float, float], title: str, simulated: bool) -> Figure:
+    """A chart's figure: titled, and for simulated runs marked in the title and across the plot."""
     fig = Figure(figsize=size, dpi=DPI, layout="constrained")
-    if figures.runs.simulated:
+    if simulated:
         fig.suptitle(f"{SIMULATED}: {title}\nscores from glm-eval's simulated endpoint, not the real models", fontsize=12.5)
         fig.text(0.5, 0.5, SIMULATED, fontsize=80, fontweight="bold", color=(1, 1, 1, 0), rotation=20, ha="center",
                  va="center", zorder=10, path_effects=[patheffects.withStroke(linewidth=1.1, foreground=WATERMARK)])
