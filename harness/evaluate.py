@@ -36,7 +36,8 @@ from harness.paths import RESULTS
 from harness.plan import Job, Plan, build_plan
 from harness.progress import ProgressView
 from harness.regrade import verdict_fields
-from harness.providers import Provider, models as model_configs, resolve_provider
+from harness.config import load_models
+from harness.providers import Provider, resolve_provider
 from harness.runner import Outcome, Pace, RetryPolicy, Runner
 from harness.runspec import RunSpec
 from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
@@ -56,7 +57,7 @@ class RunResult:
 def prepare(spec: RunSpec, allow_builtin_sample: bool = False) -> tuple[Plan, str | None]:
     """Everything that can refuse a run, done before anything is sent. Returns the plan and the key."""
     provider = resolve_provider(spec.provider, spec.base_url, spec.api_key_env)
-    configs = model_configs()
+    configs = load_models()
     for variant in spec.models:
         provider.model_id(variant, configs)  # an unknown model fails here, before any data is read
     api_key = None if spec.cache_only else provider.api_key()  # a replay sends nothing, so needs no key
@@ -206,7 +207,7 @@ def _judge_for(spec: RunSpec, plan: Plan) -> Judge | None:
         if spec.judge_fallback:
             raise UserError("--judge-fallback needs a judge model: give one with --judge PROVIDER:MODEL")
         return None
-    return resolve_judge(spec.judge, plan.provider, model_configs(), need_key=not spec.cache_only)
+    return resolve_judge(spec.judge, plan.provider, load_models(), need_key=not spec.cache_only)
 
 
 def _writable(run_dir: Path) -> None:

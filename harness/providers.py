@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from harness.config import ModelConfig, ProviderConfig, load_models, load_providers
+from harness.config import ModelConfig, ProviderConfig, load_providers
 from harness.errors import UserError
 
 GENERIC = "openai-compatible"
@@ -113,7 +113,3 @@ def resolve_provider(
     if api_key_env:
         changes["api_key_env"] = api_key_env
     return Provider(name, preset.model_copy(update=changes))
-
-
-def models() -> dict[str, ModelConfig]:
-    return load_models()

@@ -23,7 +23,7 @@ import httpx
 from harness.budget import Budget
 from harness.client import Completion, Fatal, Retryable, complete
 from harness.plan import Job
-from harness.store import FAILED, OK, Store, StoredResponse, canonical_json, now
+from harness.store import FAILED, OK, Store, StoredResponse, canonical_json
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,6 @@ class Pace:
         self._answers: deque[float] = deque()
         self._starts: deque[float] = deque()
         self._lock = asyncio.Lock()
-
-    @property
-    def rate_per_s(self) -> float:
-        """The pace now (inf when unpaced)."""
-        return 1.0 / self._interval if self._interval else float("inf")
 
     async def wait(self) -> float:
         """Wait for this request's turn; returns when it started (for `refused`)."""
@@ -257,7 +252,7 @@ class Runner:
                     ttft_s=c.ttft_s if c else None,
                     attempts=attempts,
                     error=error,
-                    created_at=now(),
+                    created_at=time.time(),
                 )
             )
         except sqlite3.Error as exc:  # a full disk, most often: stop buying answers that cannot be kept

@@ -64,10 +64,6 @@ class StoredResponse:
     error: str | None
     created_at: float
 
-    @property
-    def usable(self) -> bool:
-        return self.status == OK
-
 
 _COLUMNS = [f.name for f in fields(StoredResponse)]
 
@@ -135,16 +131,10 @@ class Store:
         row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM responses WHERE key = ?", [key]).fetchone()
         return StoredResponse(*row) if row else None
 
-    def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def now() -> float:
-    return time.time()
 
 
 class StoreLock:
