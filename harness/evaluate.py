@@ -38,7 +38,8 @@ from harness.progress import ProgressView
 from harness.regrade import verdict_fields
 from harness.config import load_models
 from harness.providers import Provider, resolve_provider
-from harness.runner import Outcome, Pace, RetryPolicy, Runner
+from harness.pace import Pace
+from harness.runner import Outcome, RetryPolicy, Runner
 from harness.runspec import RunSpec
 from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
 from harness.store import OK, Store, StoredResponse, StoreLock
