@@ -3,8 +3,9 @@
     python bench/harness_probe.py run --provider simulated ...      # same arguments as glm-eval
 
 Nothing in the harness changes: the probe wraps the phases of `harness.evaluate.execute`
-(`_send`: runner, client, store, progress display; `_grade`; `_write_samples`; `_judge`; the older
-`_grade_and_write`) and `harness.cli._finish` (report files and the summary table at the end), to
+(`_send`: runner, client, store, progress display, and grading started as answers arrive;
+`_Grading.finish`, the grading left after sending, or the older `_grade`; `_write_samples`;
+`_judge`) and `harness.cli._finish` (report files and the summary table at the end), to
 note the wall time, this process's CPU and its RSS when each starts and ends. Environment:
 
 - GLM_BENCH_PHASES=path: write {"import": ..., "send": ..., "grade": ..., "lag": ...} there as JSON;
@@ -121,6 +122,8 @@ def main() -> int:
     for function in PHASE_FUNCTIONS:
         if hasattr(evaluate, function):
             setattr(evaluate, function, _phase(function.strip("_"), getattr(evaluate, function)))
+    if hasattr(evaluate, "_Grading"):  # grading runs while sending; this is what is left after it
+        evaluate._Grading.finish = _phase("grade", evaluate._Grading.finish)  # type: ignore[attr-defined]
     if hasattr(cli, "_finish"):  # the end of a run: report files and the summary table (reads samples.jsonl)
         cli._finish = _phase("finish", cli._finish)  # type: ignore[attr-defined]
     if os.environ.get("GLM_BENCH_LAG"):

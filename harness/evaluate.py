@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ from rich.console import Console
 
 from harness import results
 from harness.budget import Budget
-from harness.client import make_client
+from harness.client import ChatClient
 from harness.cost import PriceBook, load_prices
 from harness.errors import ProviderError, UserError
 from harness.graders import GradeCase, GradingPool, Verdict
@@ -146,11 +147,15 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
 
         wall_start = time.monotonic()
         outcome = Outcome()
+        grading = _Grading(plan, endpoints.enter_context(GradingPool()))
         if missing:
-            work = {model: [(job, partial(plan.body, job)) for job in missing if job.model == model] for model in plan.model_ids}
-            outcome = _send(plan.provider, endpoint(plan.provider, api_key), work, store, spec, console, budget)
+            work: dict[str, list[Job]] = {model: [] for model in plan.model_ids}
+            for job in missing:
+                work[job.model].append(job)
+            del missing
+            outcome = _send(plan.provider, endpoint(plan.provider, api_key), work, plan.body, store, spec, console, budget, on_stored=grading.submit)
         wall_s = time.monotonic() - wall_start
-        verdicts = _grade(plan, store)
+        verdicts = grading.finish(store)
         judged: dict[str, dict[str, Any]] = {}
         if judge is not None:
             judged = _judge(plan, judge, verdicts, store, endpoint(judge.provider, judge.api_key), spec, console)
@@ -249,18 +254,17 @@ def _reachable(base_url: str, timeout_s: float = 10.0) -> None:
         raise UserError(f"cannot reach {base_url} ({reason}); check the address, the network, and that the server is running") from None
 
 
-Work = dict[str, list[tuple[Job, Callable[[], dict[str, Any]]]]]
-
-
 def _send(
     provider: Provider,
     address: tuple[str, str | None],
-    work: Work,
+    work: dict[str, list[Job]],
+    body_for: Callable[[Job], dict[str, Any]],
     store: Store,
     spec: RunSpec,
     console: Console,
     budget: Budget | None = None,
     concurrency: int | None = None,
+    on_stored: Callable[[Job, StoredResponse], None] | None = None,
 ) -> Outcome:
     """Send `work` (model -> jobs still missing from the store) to one provider."""
     base_url, api_key = address
@@ -269,31 +273,57 @@ def _send(
     totals = {model: len(jobs) for model, jobs in work.items()}
 
     async def main() -> Outcome:
-        async with make_client(base_url, api_key, concurrency * len(work), spec.timeout_s) as client:
+        async with ChatClient(base_url, api_key, concurrency * len(work), spec.timeout_s, provider.config.api_key_env) as client:
             with ProgressView(totals, console) as view:
                 runner = Runner(
-                    client, store, provider.identity, provider.config.api_key_env, concurrency, Pace(rpm),
-                    RetryPolicy(max_attempts=spec.max_attempts, base_delay_s=spec.backoff_s), view.update, budget,
+                    client, store, provider.identity, concurrency, Pace(rpm),
+                    RetryPolicy(max_attempts=spec.max_attempts, base_delay_s=spec.backoff_s), view.update, budget, on_stored,
                 )
-                return await runner.run(work)
+                return await runner.run(work, body_for)
 
     return asyncio.run(main())
 
 
-def _grade(plan: Plan, store: Store) -> dict[str, Verdict]:
-    """The rule-based verdict of every stored answer, a batch at a time, in worker processes."""
-    verdicts: dict[str, Verdict] = {}
-    with GradingPool() as pool:
-        for start in range(0, len(plan.jobs), GRADE_BATCH):
-            batch = plan.jobs[start : start + GRADE_BATCH]
+class _Grading:
+    """Rule-based verdicts, started as each answer is stored, so that grading runs in the worker
+    processes while the rest is still being sent (on two cores it would otherwise add minutes to
+    a large run); answers stored by earlier runs are graded at the end, a batch at a time."""
+
+    def __init__(self, plan: Plan, pool: GradingPool) -> None:
+        self.plan = plan
+        self.pool = pool
+        self.verdicts: dict[str, Verdict] = {}
+        self._pending: dict[str, Future[Verdict]] = {}
+
+    def _case(self, job: Job, row: StoredResponse) -> GradeCase:
+        return GradeCase(self.plan.tasks[job.task].spec.grader, row.content or "", self.plan.prompt(job).gold, row.finish_reason)
+
+    def submit(self, job: Job, row: StoredResponse) -> None:
+        if row.status != OK:
+            return
+        future = self.pool._submit([self._case(job, row)])[0]  # TEMP
+        if future.done():
+            self.verdicts[job.key] = future.result()
+            return
+        # keep the verdict, not the future (a Future holds a lock and a condition: ~1 KB each)
+        self._pending[job.key] = future
+        future.add_done_callback(partial(self._settle, job.key))
+
+    def _settle(self, key: str, future: Future[Verdict]) -> None:
+        self.verdicts[key] = future.result()
+        self._pending.pop(key, None)
+
+    def finish(self, store: Store) -> dict[str, Verdict]:
+        """Every stored answer's verdict: those still being graded, then those not yet started."""
+        for future in list(self._pending.values()):
+            future.result()
+        jobs = self.plan.jobs
+        for start in range(0, len(jobs), GRADE_BATCH):
+            batch = [job for job in jobs[start : start + GRADE_BATCH] if job.key not in self.verdicts]
             rows = {r.key: r for r in store.get_many([job.key for job in batch]) if r.status == OK}
             usable = [job for job in batch if job.key in rows]
-            cases = (
-                GradeCase(plan.tasks[job.task].spec.grader, rows[job.key].content or "", plan.prompt(job).gold, rows[job.key].finish_reason)
-                for job in usable
-            )
-            verdicts.update(zip((job.key for job in usable), pool.grade_many(cases)))
-    return verdicts
+            self.verdicts.update(zip((job.key for job in usable), self.pool.grade_many(self._case(job, rows[job.key]) for job in usable)))
+        return self.verdicts
 
 
 def _judge(
@@ -318,8 +348,11 @@ def _judge(
         _missing_error(plan, [q.source for q in missing], store.path, what="judge answers")
     console.print(f"judge {judge.label}: {len(questions)} questions; {len(questions) - len(missing)} already stored, {len(missing)} to send")
     if missing:
-        work: Work = {judge.label: [(q.job, (lambda q=q: q.body)) for q in missing]}
-        outcome = _send(judge.provider, address, work, store, spec, console, concurrency=judge.provider.config.concurrency)
+        bodies = {q.job.key: q.body for q in missing}
+        outcome = _send(
+            judge.provider, address, {judge.label: [q.job for q in missing]}, lambda job: bodies[job.key], store, spec, console,
+            concurrency=judge.provider.config.concurrency,
+        )
         for why in set(outcome.fatal.values()):
             raise ProviderError(f"judge {judge.label} stopped: {why}")
     answers = {r.key: r.content for r in store.get_many([q.job.key for q in questions]) if r.status == OK}

@@ -22,8 +22,10 @@ from harness.tasks import Item, Prompt, Task
 _DELIVERY_FIELDS = ("stream",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
+    """One request of the plan (slots: a plan holds one per request, 100,000 in a large run)."""
+
     key: str
     model: str
     model_id: str

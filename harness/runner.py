@@ -1,6 +1,6 @@
 """Sending the plan's missing requests, concurrently, and committing each answer as it arrives.
 
-One `httpx.AsyncClient` per provider; per model, a fixed set of workers (the concurrency limit)
+One `ChatClient` (an aiohttp session) per provider; per model, a fixed set of workers (the concurrency limit)
 pulls from that model's queue, so memory does not grow with the size of the run. A client-side
 requests-per-minute pace, retries with exponential backoff and jitter (honouring Retry-After) on
 429/5xx/timeouts/dropped streams, and no retry on 400/401/403/404, which stop that model (401 stops
@@ -13,14 +13,13 @@ import asyncio
 import random
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from harness.budget import Budget
-from harness.client import Completion, Fatal, Retryable, complete
+from harness.client import ChatClient, Completion, Fatal, Retryable
 from harness.pace import Pace
 from harness.plan import Job
 from harness.store import FAILED, OK, Store, StoredResponse, canonical_json
@@ -52,53 +51,49 @@ class Outcome:
 class Runner:
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: ChatClient,
         store: Store,
         provider_identity: str,
-        key_env: str,
         concurrency: int,
         pace: Pace,
         policy: RetryPolicy,
         on_done: Callable[[str, bool, int], None],
         budget: Budget | None = None,
+        on_stored: Callable[[Job, StoredResponse], None] | None = None,
     ) -> None:
         self.client = client
         self.store = store
         self.provider = provider_identity
-        self.key_env = key_env
         self.concurrency = concurrency
         self.pace = pace
         self.policy = policy
         self.on_done = on_done
         self.budget = budget
+        self.on_stored = on_stored
         self.outcome = Outcome()
         self._stop_all = asyncio.Event()
         self._last_answer = time.monotonic()
 
-    async def run(self, work: dict[str, list[tuple[Job, Callable[[], dict[str, Any]]]]]) -> Outcome:
-        """`work` maps a model to its (job, body factory) pairs still missing from the store."""
-        await asyncio.gather(*(self._model(model, jobs) for model, jobs in work.items() if jobs))
+    async def run(self, work: dict[str, list[Job]], body_for: Callable[[Job], dict[str, Any]]) -> Outcome:
+        """`work` maps a model to its jobs still missing from the store; `body_for` renders a job's
+        request body when it is sent (bodies are not held: a plan may have 100,000 of them)."""
+        await asyncio.gather(*(self._model(model, jobs, body_for) for model, jobs in work.items() if jobs))
         return self.outcome
 
-    async def _model(self, model: str, jobs: list[tuple[Job, Callable[[], dict[str, Any]]]]) -> None:
-        queue: asyncio.Queue[tuple[Job, Callable[[], dict[str, Any]]]] = asyncio.Queue()
-        for pair in jobs:
-            queue.put_nowait(pair)
+    async def _model(self, model: str, jobs: list[Job], body_for: Callable[[Job], dict[str, Any]]) -> None:
+        queue: deque[Job] = deque(jobs)
         stopped = asyncio.Event()
-        workers = [asyncio.create_task(self._worker(model, queue, stopped)) for _ in range(min(self.concurrency, len(jobs)))]
+        workers = [asyncio.create_task(self._worker(model, queue, body_for, stopped)) for _ in range(min(self.concurrency, len(jobs)))]
         try:
             await asyncio.gather(*workers)
         finally:
             for w in workers:
                 w.cancel()
 
-    async def _worker(self, model: str, queue: asyncio.Queue, stopped: asyncio.Event) -> None:
-        while not (stopped.is_set() or self._stop_all.is_set()):
-            try:
-                job, make_body = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            body = make_body()
+    async def _worker(self, model: str, queue: deque[Job], body_for: Callable[[Job], dict[str, Any]], stopped: asyncio.Event) -> None:
+        while queue and not (stopped.is_set() or self._stop_all.is_set()):
+            job = queue.popleft()
+            body = body_for(job)
             reserved = 0.0
             if self.budget is not None:
                 held = await self.budget.reserve(model, sum(len(m["content"]) for m in body["messages"]))
@@ -136,7 +131,7 @@ class Runner:
             attempt += 1
             started = await self.pace.wait()
             try:
-                completion = await complete(self.client, body, self.key_env)
+                completion = await self.client.complete(body)
             except Retryable as exc:
                 if exc.rate_limited:
                     self.pace.refused(exc.retry_after, started)
@@ -163,30 +158,32 @@ class Runner:
             self.outcome.failed += 1
         else:
             self.outcome.stored_ok += 1
+        response = StoredResponse(
+            key=job.key,
+            provider=self.provider,
+            model_id=job.model_id,
+            request=canonical_json(body),
+            status=OK if c is not None else FAILED,
+            content=c.content if c else None,
+            reasoning=c.reasoning if c else None,
+            finish_reason=c.finish_reason if c else None,
+            prompt_tokens=c.prompt_tokens if c else None,
+            completion_tokens=c.completion_tokens if c else None,
+            reasoning_tokens=c.reasoning_tokens if c else None,
+            latency_s=c.latency_s if c else None,
+            ttft_s=c.ttft_s if c else None,
+            attempts=attempts,
+            error=error,
+            created_at=time.time(),
+        )
         try:
-            self.store.put(
-                StoredResponse(
-                    key=job.key,
-                    provider=self.provider,
-                    model_id=job.model_id,
-                    request=canonical_json(body),
-                    status=OK if c is not None else FAILED,
-                    content=c.content if c else None,
-                    reasoning=c.reasoning if c else None,
-                    finish_reason=c.finish_reason if c else None,
-                    prompt_tokens=c.prompt_tokens if c else None,
-                    completion_tokens=c.completion_tokens if c else None,
-                    reasoning_tokens=c.reasoning_tokens if c else None,
-                    latency_s=c.latency_s if c else None,
-                    ttft_s=c.ttft_s if c else None,
-                    attempts=attempts,
-                    error=error,
-                    created_at=time.time(),
-                )
-            )
+            self.store.put(response)
         except sqlite3.Error as exc:  # a full disk, most often: stop buying answers that cannot be kept
             self.outcome.stopped_by = f"the store cannot be written ({exc}); free some space and rerun to resume"
             self._stop_all.set()
+            return
+        if self.on_stored is not None:
+            self.on_stored(job, response)
 
 
 class _GaveUp(Exception):

@@ -1,18 +1,48 @@
-"""The protocol layer on canned HTTP exchanges (httpx's in-process transport: no sockets)."""
+"""The protocol layer on canned HTTP exchanges, served by an aiohttp server on 127.0.0.1."""
 
 import asyncio
 import json
+from collections.abc import Callable
 
-import httpx
 import pytest
+from aiohttp import web
 
-from harness.client import Fatal, Retryable, complete, split_reasoning
+from harness.client import ChatClient, Fatal, Retryable, split_reasoning
 
+def run(reply: Callable[[], web.Response | list[bytes | float]], body, timeout_s: float = 5.0):
+    """Send `body` to a server that answers with `reply()`: a Response, or SSE bytes written in
+    the chunks given (so that events split across network reads are exercised), a float being a
+    pause in seconds."""
 
-def run(handler, body):
+    async def handler(request: web.Request) -> web.StreamResponse:
+        assert request.headers["Authorization"] == "Bearer sk-test"
+        assert json.loads(await request.read()) == body
+        answer = reply()
+        if isinstance(answer, web.StreamResponse):
+            return answer
+        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await stream.prepare(request)
+        for part in answer:
+            if isinstance(part, float):  # a pause, in seconds
+                await asyncio.sleep(part)
+            else:
+                await stream.write(part)
+                await asyncio.sleep(0.001)
+        return stream
+
     async def go():
-        async with httpx.AsyncClient(base_url="http://test/v1/", transport=httpx.MockTransport(handler)) as client:
-            return await complete(client, body, "KEY_ENV")
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with ChatClient(f"http://127.0.0.1:{port}/v1/", "sk-test", 4, timeout_s, "KEY_ENV") as client:
+                return await client.complete(body)
+        finally:
+            await runner.cleanup()
 
     return asyncio.run(go())
 
@@ -29,20 +59,35 @@ def delta(**fields):
     return {"choices": [{"index": 0, "delta": fields, "finish_reason": finish}]}
 
 
-def test_stream_keeps_reasoning_apart_and_reads_usage():
-    usage = {"prompt_tokens": 10, "completion_tokens": 30, "completion_tokens_details": {"reasoning_tokens": 20}}
-    body = sse(delta(reasoning_content="let me "), delta(reasoning_content="think"), delta(content="The answer is "),
-               delta(content="$\\boxed{4}$", finish_reason="stop"), {"choices": [], "usage": usage})
-    c = run(lambda req: httpx.Response(200, content=body, headers={"content-type": "text/event-stream"}), {"stream": True})
+def json_reply(status=200, data=None, **kwargs):
+    return lambda: web.json_response(data, status=status, **kwargs)
+
+
+USAGE = {"prompt_tokens": 10, "completion_tokens": 30, "completion_tokens_details": {"reasoning_tokens": 20}}
+EVENTS = sse(delta(reasoning_content="let me "), delta(reasoning_content="think"), delta(content="The answer is "),
+             delta(content="$\\boxed{4}$", finish_reason="stop"), {"choices": [], "usage": USAGE})
+
+
+@pytest.mark.parametrize("split", [len(EVENTS), 7, 1], ids=["one read", "7-byte reads", "1-byte reads"])
+def test_stream_keeps_reasoning_apart_and_reads_usage(split):
+    parts = [EVENTS[i : i + split] for i in range(0, len(EVENTS), split)]
+    c = run(lambda: parts, {"stream": True})
     assert (c.content, c.reasoning, c.finish_reason) == ("The answer is $\\boxed{4}$", "let me think", "stop")
     assert (c.prompt_tokens, c.completion_tokens, c.reasoning_tokens) == (10, 30, 20)
     assert c.ttft_s is not None and c.latency_s >= c.ttft_s
 
 
+def test_a_long_event_and_crlf_lines_are_read_whole():
+    long = "x" * 300_000  # longer than aiohttp's default line limit (128 KiB)
+    events = sse(delta(content=long), delta(content="!", finish_reason="stop")).replace(b"\n", b"\r\n")
+    c = run(lambda: [events], {"stream": True})
+    assert c.content == long + "!" and c.finish_reason == "stop"
+
+
 def test_openrouter_reasoning_field_and_json_mode():
     data = {"choices": [{"message": {"content": "\\boxed{2}", "reasoning": "hmm"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 5}}
-    c = run(lambda req: httpx.Response(200, json=data), {"stream": False})
-    assert (c.content, c.reasoning, c.reasoning_tokens) == ("\\boxed{2}", "hmm", None)
+    c = run(json_reply(data=data), {"stream": False})
+    assert (c.content, c.reasoning, c.reasoning_tokens, c.completion_tokens) == ("\\boxed{2}", "hmm", None, 5)
 
 
 def test_think_tags_are_reasoning_and_an_unclosed_think_is_no_answer():
@@ -54,26 +99,43 @@ def test_think_tags_are_reasoning_and_an_unclosed_think_is_no_answer():
 def test_stream_cut_before_the_end_is_retryable_never_an_answer():
     body = sse(delta(reasoning_content="half a thought"), done=False)
     with pytest.raises(Retryable, match="cut"):
-        run(lambda req: httpx.Response(200, content=body), {"stream": True})
+        run(lambda: [body], {"stream": True})
 
 
 def test_429_carries_retry_after_and_5xx_is_retryable():
     with pytest.raises(Retryable) as err:
-        run(lambda req: httpx.Response(429, headers={"retry-after": "7"}, json={"error": {"message": "slow down"}}), {"stream": False})
-    assert err.value.retry_after == 7.0 and "slow down" in str(err.value)
-    with pytest.raises(Retryable, match="HTTP 503"):
-        run(lambda req: httpx.Response(503), {"stream": True})
+        run(json_reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "7"}), {"stream": False})
+    assert err.value.retry_after == 7.0 and err.value.rate_limited and "slow down" in str(err.value)
+    with pytest.raises(Retryable, match="HTTP 503") as err:
+        run(lambda: web.Response(status=503), {"stream": True})
+    assert not err.value.rate_limited and not err.value.connection
 
 
 @pytest.mark.parametrize("status,hint", [(401, "KEY_ENV"), (404, "model id"), (400, "sampling")])
 def test_client_errors_are_fatal_with_a_fix(status, hint):
     with pytest.raises(Fatal, match=hint) as err:
-        run(lambda req: httpx.Response(status, json={"error": {"message": "nope"}}), {"stream": False})
-    assert err.value.status == status
+        run(json_reply(status, {"error": {"message": "nope"}}), {"stream": False})
+    assert err.value.status == status and "nope" in str(err.value)
 
 
 def test_malformed_and_empty_responses_are_retryable():
     with pytest.raises(Retryable, match="malformed JSON"):
-        run(lambda req: httpx.Response(200, content=b"{not json"), {"stream": False})
+        run(lambda: web.Response(body=b"{not json", content_type="application/json"), {"stream": False})
     with pytest.raises(Retryable, match="no choices"):
-        run(lambda req: httpx.Response(200, json={"choices": []}), {"stream": False})
+        run(json_reply(data={"choices": []}), {"stream": False})
+
+
+def test_a_stream_silent_past_the_read_timeout_is_retryable():
+    first = sse(delta(content="a"), done=False)
+    with pytest.raises(Retryable, match="timeout"):
+        run(lambda: [first, 2.0], {"stream": True}, timeout_s=0.3)
+
+
+def test_nothing_listening_is_a_connection_failure():
+    async def go():
+        async with ChatClient("http://127.0.0.1:9/v1", None, 1, 1.0, "KEY_ENV") as client:
+            await client.complete({"stream": False})
+
+    with pytest.raises(Retryable) as err:
+        asyncio.run(go())
+    assert err.value.connection and "cannot connect" in str(err.value)
