@@ -11,10 +11,12 @@ import asyncio
 import json
 import re
 import time
+import urllib.request
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -74,6 +76,7 @@ class ChatClient:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._max_connections = max_connections
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=timeout_s)
+        self._proxy = _env_proxy(self.url)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ChatClient:
@@ -81,7 +84,6 @@ class ChatClient:
             headers=self._headers,
             timeout=self._timeout,
             connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
-            trust_env=True,  # HTTPS_PROXY / NO_PROXY, as users of other HTTP tools expect
         )
         return self
 
@@ -94,7 +96,7 @@ class ChatClient:
         assert self._session is not None, "use the client as an async context manager"
         started = time.perf_counter()
         try:
-            async with self._session.post(self.url, data=json.dumps(body), headers=_JSON) as response:
+            async with self._session.post(self.url, data=json.dumps(body), headers=_JSON, proxy=self._proxy) as response:
                 await _check_status(response, self.key_env)
                 if body.get("stream"):
                     return await _streamed(response, started)
@@ -110,6 +112,15 @@ class ChatClient:
             raise Retryable(f"timeout: no data for {self._timeout.sock_read} s ({type(exc).__name__})") from None
         except aiohttp.ClientError as exc:  # the server answered, then hung up part-way
             raise Retryable(f"the connection was cut before the response finished ({type(exc).__name__}: {exc})") from None
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy that HTTPS_PROXY / HTTP_PROXY / NO_PROXY give for `url`, as other HTTP tools read
+    them; looked up once (aiohttp's trust_env looks it up on a thread for every request)."""
+    parts = urlsplit(url)
+    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 CONNECT_TIMEOUT_S = 15.0

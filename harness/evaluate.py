@@ -43,7 +43,7 @@ from harness.pace import Pace
 from harness.runner import Outcome, RetryPolicy, Runner
 from harness.runspec import RunSpec
 from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
-from harness.store import OK, Store, StoredResponse, StoreLock
+from harness.store import OK, Store, StoredResponse, StoreLock, StoreWriter
 from harness.tasks import Task, data_dir_from_env, load_task
 
 GRADE_BATCH = 2000
@@ -272,16 +272,17 @@ def _send(
     rpm = spec.rpm if spec.rpm is not None else provider.config.rpm
     totals = {model: len(jobs) for model, jobs in work.items()}
 
-    async def main() -> Outcome:
+    async def main(writer: StoreWriter) -> Outcome:
         async with ChatClient(base_url, api_key, concurrency * len(work), spec.timeout_s, provider.config.api_key_env) as client:
             with ProgressView(totals, console) as view:
                 runner = Runner(
-                    client, store, provider.identity, concurrency, Pace(rpm),
+                    client, writer, provider.identity, concurrency, Pace(rpm),
                     RetryPolicy(max_attempts=spec.max_attempts, base_delay_s=spec.backoff_s), view.update, budget, on_stored,
                 )
                 return await runner.run(work, body_for)
 
-    return asyncio.run(main())
+    with StoreWriter(store.path) as writer:  # on any exit, answers received are committed first
+        return asyncio.run(main(writer))
 
 
 class _Grading:

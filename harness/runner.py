@@ -22,7 +22,7 @@ from harness.budget import Budget
 from harness.client import ChatClient, Completion, Fatal, Retryable
 from harness.pace import Pace
 from harness.plan import Job
-from harness.store import FAILED, OK, Store, StoredResponse, canonical_json
+from harness.store import FAILED, OK, StoredResponse, StoreWriter, canonical_json
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Runner:
     def __init__(
         self,
         client: ChatClient,
-        store: Store,
+        store: StoreWriter,
         provider_identity: str,
         concurrency: int,
         pace: Pace,
@@ -116,12 +116,12 @@ class Runner:
             except _GaveUp as exc:
                 if self.budget is not None:
                     await self.budget.release(reserved)
-                self._record(job, body, exc.attempts, None, exc.reason)
+                await self._record(job, body, exc.attempts, None, exc.reason)
                 self.on_done(model, False, 0)
                 continue
             if self.budget is not None:
                 await self.budget.settle(model, reserved, completion.prompt_tokens, completion.completion_tokens)
-            self._record(job, body, attempts, completion)
+            await self._record(job, body, attempts, completion)
             self.on_done(model, True, completion.completion_tokens or 0)
 
     async def _send(self, body: dict[str, Any]) -> tuple[Completion, int]:
@@ -151,7 +151,7 @@ class Runner:
             self.pace.answered()
             return completion, attempt
 
-    def _record(self, job: Job, body: dict[str, Any], attempts: int, c: Completion | None, error: str | None = None) -> None:
+    async def _record(self, job: Job, body: dict[str, Any], attempts: int, c: Completion | None, error: str | None = None) -> None:
         """Commit an answer (or the failure that stands in for one) before anything else happens."""
         self.outcome.sent += 1
         if c is None:
@@ -177,7 +177,7 @@ class Runner:
             created_at=time.time(),
         )
         try:
-            self.store.put(response)
+            await self.store.put(response)
         except sqlite3.Error as exc:  # a full disk, most often: stop buying answers that cannot be kept
             self.outcome.stopped_by = f"the store cannot be written ({exc}); free some space and rerun to resume"
             self._stop_all.set()

@@ -139,3 +139,12 @@ def test_nothing_listening_is_a_connection_failure():
     with pytest.raises(Retryable) as err:
         asyncio.run(go())
     assert err.value.connection and "cannot connect" in str(err.value)
+
+
+def test_proxy_comes_from_the_environment_and_no_proxy_is_honoured(monkeypatch):
+    from harness.client import _env_proxy
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert _env_proxy("https://api.z.ai/api/paas/v4/chat/completions") == "http://proxy.example:3128"
+    assert _env_proxy("http://127.0.0.1:8000/v1/chat/completions") is None

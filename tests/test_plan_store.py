@@ -1,9 +1,12 @@
+import asyncio
+import sqlite3
+
 from pathlib import Path
 
 from harness.config import load_models
 from harness.plan import build_plan, request_seed
 from harness.providers import Sampling, resolve_provider
-from harness.store import FAILED, OK, Store, StoredResponse
+from harness.store import FAILED, OK, Store, StoredResponse, StoreWriter
 from harness.tasks import load_task
 
 TASK_YAML = """id: tiny
@@ -63,3 +66,39 @@ def test_store_keeps_answers_and_resends_only_failures(tmp_path: Path):
         assert store.usable_keys(["a", "b"]) == {"a", "b"}
         assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert sorted(r.key for r in store.get_many(["a", "b", "zz"])) == ["a", "b"]
+
+
+def test_the_writer_commits_before_put_returns(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
+    seen: list[bool] = []
+
+    async def put_all(writer: StoreWriter) -> None:
+        async def one(key: str) -> None:
+            await writer.put(_row(key, OK))
+            with Store(path) as reader:  # another connection sees it once put returns
+                seen.append(reader.get(key) is not None)
+
+        await asyncio.gather(*(one(f"k{i}") for i in range(300)))
+
+    with StoreWriter(path) as writer:
+        asyncio.run(put_all(writer))
+    assert seen == [True] * 300
+    with Store(path) as store:
+        assert store.usable_keys(f"k{i}" for i in range(300)) == {f"k{i}" for i in range(300)}
+
+
+def test_the_writer_reports_a_failed_commit_to_each_waiting_put(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON responses BEGIN SELECT RAISE(ABORT, 'disk is full'); END")
+
+    async def put_two(writer: StoreWriter) -> list[BaseException | None]:
+        return await asyncio.gather(writer.put(_row("a", OK)), writer.put(_row("b", OK)), return_exceptions=True)
+
+    with StoreWriter(path) as writer:
+        errors = asyncio.run(put_two(writer))
+    assert all(isinstance(e, sqlite3.Error) and "disk is full" in str(e) for e in errors)
+    with Store(path) as store:
+        assert store.get("a") is None and store.get("b") is None
