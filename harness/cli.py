@@ -195,11 +195,15 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def _finish(run_dir: Path, console: Console, write: bool = True) -> None:
-    """The end of a run: its report written, the summary table printed, and where both are."""
-    from harness.report import print_summary, write_report
+    """The end of a run: its report written, the summary table printed, and where both are; the
+    run's samples are read once for both."""
+    from harness.report import default_folder, print_summary, write_figures
+    from harness.report.figures import collect
+    from harness.report.runs import load_runs
 
-    files = write_report([run_dir]) if write else []
-    print_summary([run_dir], console, files[0].parent if files else None)
+    figures = collect(load_runs([run_dir]))
+    files = write_figures(figures, default_folder(figures.runs)) if write else []
+    print_summary(figures, console, files[0].parent if files else None)
     console.print(f"samples: {run_dir / 'samples.jsonl'}  manifest: {run_dir / 'manifest.json'}")
 
 

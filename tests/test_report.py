@@ -225,7 +225,7 @@ def test_pareto_frontier_keeps_only_variants_nothing_beats_on_both_axes():
 def test_print_summary_shows_the_tables_and_the_report_path(report):
     run, _ = report
     console = Console(record=True, width=200)
-    print_summary([run], console, run / "report")
+    print_summary(collect(load_runs([run])), console, run / "report")
     out = console.export_text()
     summary = stats.summarize(results.read_samples(run)).set_index(["model", "task"])
     assert "SIMULATED" in out and f"report: {run / 'report' / 'report.html'}" in out

@@ -13,6 +13,8 @@ from harness import results, stats
 from harness.cli import main
 from harness.report import write_report
 from harness.report.comparison import compare
+from harness.report.figures import collect
+from harness.report.runs import load_runs
 from harness.report.terminal import print_summary
 
 
@@ -40,7 +42,7 @@ def test_report_of_a_simulated_cli_run(run: Path):
 
 def test_summary_and_comparison_of_a_cli_run(run: Path):
     console = Console(record=True, width=200)
-    print_summary([run], console, run / "report")
+    print_summary(collect(load_runs([run])), console, run / "report")
     assert "SIMULATED" in console.export_text()
     result = compare(run, None, "glm-4.5", "glm-4.5-air")
     assert set(result.rows["task"]) == {"math500", "aime24", "gpqa_diamond"} and (result.rows["n_items"] == 8).all()

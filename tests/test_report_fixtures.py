@@ -12,8 +12,9 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from harness import results
+from harness import results, stats
 
 SUBJECTS = ["Algebra", "Intermediate Algebra", "Prealgebra", "Number Theory", "Precalculus", "Geometry", "Counting & Probability"]
 DOMAINS = ["Chemistry", "Physics", "Biology"]
@@ -115,3 +116,20 @@ def test_synthetic_run_reads_as_a_scores_frame(tmp_path: Path):
     assert set(scores["status"]) <= {"ok", "truncated", "failed"}
     assert scores.loc[scores["task"] == "math500", "subject"].notna().all()
     assert results.read_manifest(run)["simulated"] is True
+
+
+def test_samples_read_in_batches_as_typed_columns_without_the_answers(tmp_path: Path, monkeypatch):
+    """A JSON run (ttft_s null on every line) of MATH-500 then GPQA (domain first seen late):
+    batches of 7 lines give the frame one batch gives, with the dtypes the report relies on."""
+    run = make_run(tmp_path, tasks=("math500", "gpqa_diamond"))
+    path = run / results.SAMPLES
+    path.write_text("".join(json.dumps(json.loads(line) | {"ttft_s": None}) + "\n" for line in path.read_text().splitlines()))
+    whole = results.read_samples(run)
+    monkeypatch.setattr(results, "BATCH", 7)
+    pd.testing.assert_frame_equal(results.read_samples(run), whole)
+    assert not {"response", "key"} & set(whole.columns)
+    assert all(isinstance(whole[c].dtype, pd.CategoricalDtype) for c in ("model", "task", "status", "provider", "subject", "domain"))
+    assert whole["item_id"].map(type).eq(str).all() and whole["ttft_s"].dtype == float and whole["ttft_s"].isna().all()
+    assert whole.loc[whole["task"] == "gpqa_diamond", "choice_order"].map(len).eq(4).all()
+    one = stats.summarize(whole[whole["model"] == "glm-4.5"], by=("subject",))
+    assert set(one["model"]) == {"glm-4.5"} and set(one["task"]) == {"math500"}, "no empty groups from unused categories"

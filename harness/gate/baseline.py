@@ -87,7 +87,7 @@ def make_baseline(run: Run) -> Baseline:
     manifest, scores = run.manifest, run.scores
     failed = scores[scores["status"] == "failed"]
     if len(failed):
-        where = ", ".join(f"{m} x {t}: {n}" for (m, t), n in failed.groupby(["model", "task"]).size().items())
+        where = ", ".join(f"{m} x {t}: {n}" for (m, t), n in failed.groupby(["model", "task"], observed=True).size().items())
         raise UserError(
             f"{run.path}: {len(failed)} requests failed ({where}); run the same `glm-eval run` command again to "
             f"fill them from the store (nothing is paid twice), then make the baseline"
@@ -104,7 +104,7 @@ def make_baseline(run: Run) -> Baseline:
             n_correct=group["n_correct"].astype(int).tolist(),
             n_samples=group["n_samples"].astype(int).tolist(),
         )
-        for (model, task), group in items.groupby(["model", "task"], sort=True)
+        for (model, task), group in items.groupby(["model", "task"], observed=True, sort=True)
     ]
     cells.sort(key=lambda c: (variant_rank(c.model), task_rank(c.task)))
     samples = manifest.get("samples_per_item", {})

@@ -8,7 +8,7 @@ from pathlib import Path
 from harness import cost
 from harness.report.charts import write_charts
 from harness.report.exports import figures_frame, summary_frame
-from harness.report.figures import collect
+from harness.report.figures import Figures, collect
 from harness.report.html import report_html
 from harness.report.markdown import summary_markdown
 from harness.report.reference import DEFAULT_REFERENCE
@@ -31,10 +31,14 @@ def write_report(
     `price_as` prices every run with one preset of the price file (see costs.price_runs).
     Files already in the folder are overwritten, so a report can be rewritten after regrading.
     """
-    runs = load_runs([Path(p) for p in run_dirs])
-    folder = Path(out) if out is not None else default_folder(runs)
+    figures = collect(load_runs([Path(p) for p in run_dirs]), prices, reference, price_as)
+    return write_figures(figures, Path(out) if out is not None else default_folder(figures.runs))
+
+
+def write_figures(figures: Figures, folder: Path) -> list[Path]:
+    """write_report from figures already collected, so that the end of a run, which also prints
+    them, reads its samples and computes its statistics once."""
     folder.mkdir(parents=True, exist_ok=True)
-    figures = collect(runs, prices, reference, price_as)
     tables = all_tables(figures)
     charts = write_charts(figures, folder / "charts")
     written = [

@@ -57,7 +57,7 @@ def price_runs(runs: Runs, prices: Path = cost.DEFAULT_PRICES, price_as: str | N
             raise UserError(f"cannot price run {run.name}: {error}") from None
         summary["model"] = [runs.label(run, variant) for variant in summary["model"]]
         by_task.append(summary)
-        for variant, rows in run.scores.groupby("model", sort=False):
+        for variant, rows in run.scores.groupby("model", observed=True, sort=False):
             total = cost.run_cost(rows, book, preset)
             n_correct = int(summary.loc[summary["model"] == runs.label(run, variant), "n_correct"].sum())
             totals.append({

@@ -72,10 +72,16 @@ def collect(
 
 
 def _breakdowns(scores: pd.DataFrame, tasks: tuple[str, ...]) -> list[Breakdown]:
-    """Every breakdown column a task's rows carry (subject and level for MATH-500, domain for GPQA)."""
-    found = []
-    for task in tasks:
-        rows = scores[scores["task"] == task]
-        for column in stats.available_breakdowns(rows):
-            found.append(Breakdown(task, column, stats.summarize(rows, by=(column,))))
-    return found
+    """Every breakdown column a task's rows carry (subject and level for MATH-500, domain for GPQA).
+
+    One summary per column over all tasks, split by task afterwards, rather than a copy of each
+    task's rows: a task without the column has no rows in its summary (nulls are left out), and a
+    group's figures do not depend on the other groups in the frame (see stats.summarize).
+    """
+    by_column = {column: stats.summarize(scores, by=(column,)) for column in stats.available_breakdowns(scores)}
+    return [
+        Breakdown(task, column, rows.reset_index(drop=True))
+        for task in tasks
+        for column, summary in by_column.items()
+        if not (rows := summary[summary["task"] == task]).empty
+    ]

@@ -3,15 +3,13 @@ of `glm-eval run`, built from the same figures as the report so the two cannot d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from harness.report.figures import collect
-from harness.report.runs import load_runs
+from harness.report.figures import Figures
 from harness.report.tables import Table, accuracy_table, cost_totals_table, figure_columns, per_task_table
 
 
@@ -26,10 +24,9 @@ def rich_table(table: Table) -> RichTable:
     return out
 
 
-def print_summary(run_dirs: Sequence[Path], console: Console, report: Path | None = None) -> None:
+def print_summary(figures: Figures, console: Console, report: Path | None = None) -> None:
     """Accuracy per variant and task, cost per variant, tokens and latency per variant and task,
     then where the report is (pass the folder or the report.html write_report made)."""
-    figures = collect(load_runs([Path(p) for p in run_dirs]))
     if figures.runs.simulated:
         console.print(f"[bold white on red] {escape(figures.runs.simulated_mark())} [/]")
     console.print(rich_table(accuracy_table(figures)))

@@ -51,14 +51,15 @@ def per_item(scores: pd.DataFrame) -> pd.DataFrame:
     Failed rows count in k and n_failed only: an API error is not a wrong answer.
     """
     require_columns(scores, _SCORE_COLUMNS, "per_item")
+    breakdowns = {c: (c, "first") for c in BREAKDOWN_COLUMNS if c in scores.columns}
     graded = graded_mask(scores)
-    frame = scores.assign(
+    # Only the columns used here: the rows are copied below (the votes), and a run's frame is wide.
+    frame = scores[[*_SCORE_COLUMNS, *breakdowns]].assign(
         _graded=graded,
         _correct=scores["correct"].eq(True) & graded,
         _truncated=scores["status"].eq("truncated"),
         _failed=~graded,
     )
-    breakdowns = {c: (c, "first") for c in BREAKDOWN_COLUMNS if c in scores.columns}
     items = frame.groupby(ITEM_KEYS, observed=True, sort=True).agg(
         k=("sample", "size"),
         n_samples=("_graded", "sum"),

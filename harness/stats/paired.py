@@ -202,11 +202,11 @@ def compare_to(scores: pd.DataFrame, reference: str, **options: float) -> pd.Dat
     """
     items = per_item(scores)
     rows = []
-    for task, task_items in items.groupby("task", sort=True):
+    for task, task_items in items.groupby("task", observed=True, sort=True):
         base = task_items[task_items["model"] == reference]
         if base.empty:
             continue
-        for model, other in task_items[task_items["model"] != reference].groupby("model", sort=True):
+        for model, other in task_items[task_items["model"] != reference].groupby("model", observed=True, sort=True):
             result = compare(base, other, **options)
             rows.append({
                 "task": task, "reference": reference, "model": model, "n_items": result.n_items,
