@@ -28,7 +28,7 @@ LABELS = frozenset({"model", "model_id", "provider", "task", "status", "reason",
 TEXT = frozenset({"item_id", "normalized", "extracted"})
 # Lines parsed before they become typed columns.
 BATCH = 10_000
-PACKAGES = ("glm-eval", "httpx", "aiohttp", "datasets", "pandas", "matplotlib", "pydantic", "math-verify", "rich")
+PACKAGES = ("glm-eval", "aiohttp", "datasets", "pandas", "matplotlib", "pydantic", "math-verify", "rich")
 
 
 def package_versions() -> dict[str, str]:
