@@ -302,7 +302,7 @@ class _Grading:
     def submit(self, job: Job, row: StoredResponse) -> None:
         if row.status != OK:
             return
-        future = self.pool._submit([self._case(job, row)])[0]  # TEMP
+        future = self.pool.submit(self._case(job, row))
         if future.done():
             self.verdicts[job.key] = future.result()
             return

@@ -8,6 +8,7 @@ import pytest
 
 from harness.graders import GRADERS, Verdict, grade
 from harness.graders.extract import final_answer, strip_reasoning
+from harness.graders.math import canonical, equivalent, judge, read
 
 
 def test_graders_are_the_documented_five():
@@ -129,3 +130,36 @@ def test_mcq_letters_follow_the_gold_beyond_d():
 def test_regex_must_match_the_whole_answer():
     assert grade("regex", r"\boxed{42 apples}", r"42( apples)?").correct
     assert not grade("regex", r"\boxed{142}", r"42").correct
+
+
+@pytest.mark.parametrize("answer, gold", [
+    (r"\dfrac{6}{8}", r"\frac34"),  # right, parsed and compared by math-verify
+    (r"x^2+2x", r"x(x+3)"),  # wrong: math-verify's slow path
+    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"(1,2)"),  # right through the vector rescue
+    ("7", "7"),  # identical
+])
+def test_a_repeated_answer_is_judged_once_and_as_if_fresh(answer, gold):
+    judge.cache_clear()
+    first = grade("math", f"Sample 1. So the answer is $\\boxed{{{answer}}}$.", gold)
+    hits = judge.cache_info().hits
+    again = grade("math", f"Sample 2 reasons otherwise, and ends with \\boxed{{{answer}}}", gold)
+    assert judge.cache_info().hits == hits + 1  # no second parse or comparison
+    truncated = grade("math", f"Sample 3. \\boxed{{{answer}}}", gold, finish_reason="length")
+    judge.cache_clear()
+    read.cache_clear()
+    fresh = grade("math", f"\\boxed{{{answer}}}", gold)
+    assert first == again == fresh
+    assert (truncated.correct, truncated.reason) == (False, "truncated: finish_reason=length")
+    assert truncated.normalized == fresh.normalized
+
+
+@pytest.mark.parametrize("answer, gold", [
+    ("2√3", r"2\sqrt3"), ("3π", r"3\pi"), ("(1011)_2", "1011_2"), ("1.5e-3", r"1.5 \times 10^{-3}"),
+])
+def test_an_answer_that_reads_as_the_gold_skips_its_own_parse(answer, gold):
+    judge.cache_clear()
+    read.cache_clear()
+    assert read(answer) == read(gold) and answer != gold
+    fresh_gold, fresh_answer = read.__wrapped__(gold), read.__wrapped__(answer)  # uncached: parsed anew
+    assert judge(gold, answer) == (equivalent(fresh_gold, fresh_answer), canonical(fresh_answer))
+    assert "parsed" not in vars(read(answer))  # the cached_property was never computed for it

@@ -12,6 +12,8 @@ import pytest
 from grading_cases import CASES, Case
 
 from harness.graders import GradeCase, GradingPool, Verdict
+from harness.graders.extract import final_answer, strip_reasoning
+from harness.graders.math import canonical, equivalent, judge, read
 
 # Every category issue 4 asks the set to cover.
 REQUIRED_CATEGORIES = {
@@ -56,6 +58,24 @@ def test_graders_are_right_on_every_labelled_case():
         for c, v in misses
     )
     assert not misses, f"{len(misses)} of {len(CASES)} cases misgraded\n{table}\n{details}"
+
+
+def test_cached_and_shortcut_judgements_equal_a_fresh_math_verify_reading_on_every_case():
+    """judge() caches (gold, answer) pairs and judges an answer that reads as its gold as the gold
+    itself; neither may change a verdict. The reference reads both strings anew (no cache), so
+    math-verify parses and compares them exactly as it did before either existed."""
+    pairs = [(c.gold, final_answer(strip_reasoning(c.response))) for c in CASES if c.grader == "math"]
+    pairs = [(gold, answer) for gold, answer in pairs if answer is not None]
+    judge.cache_clear()
+    read.cache_clear()
+    shortcuts = 0
+    for gold, answer in pairs:
+        fresh_answer = read.__wrapped__(answer)
+        expected = (equivalent(read.__wrapped__(gold), fresh_answer), canonical(fresh_answer))
+        assert judge(gold, answer) == expected, (gold, answer)
+        assert judge(gold, answer) == expected, (gold, answer)  # from the cache
+        shortcuts += answer != gold and read(answer) == read(gold)
+    assert len(pairs) > 150 and shortcuts >= 5  # the set exercises the shortcut (30° for 30^\circ, ...)
 
 
 @pytest.mark.parametrize("wrap_gold", [False, True], ids=["gold as given", "gold in $...$"])

@@ -258,6 +258,27 @@ def grade_math(response: str, gold: str) -> Verdict:
     answer = final_answer(response)
     if answer is None:
         return Verdict(False, None, None, gold, NO_ANSWER)
-    pred = read(answer)
-    correct = equivalent(read(gold), pred)
-    return Verdict(correct, answer, canonical(pred), gold, MATCH if correct else MISMATCH)
+    correct, normalized = judge(gold, answer)
+    return Verdict(correct, answer, normalized, gold, MATCH if correct else MISMATCH)
+
+
+@lru_cache(maxsize=8192)
+def judge(gold: str, answer: str) -> tuple[bool, str]:
+    """(correct, normalized) for an answer already cut out of its response.
+
+    Everything else in a math verdict is the answer and gold strings themselves (a truncated
+    response is marked by :func:`harness.graders.grade.grade`, after this), so the pair is the
+    whole key: samples of one item repeat answers (4 to 32 samples in a pass@k run), and a repeat
+    skips math-verify's comparison and the normalized form (a wrong answer's comparison goes
+    through sympy's simplify: ~10 ms; each string's parse is kept by :func:`read` already). A
+    worker keeps at most 8,192 pairs (about 5 MB).
+
+    An answer that reads exactly as the gold once :func:`read` has rewritten it (``3π`` for
+    ``3\\pi``) is judged as the gold itself, and its own parse is skipped: :func:`equivalent` and
+    :func:`canonical` look only at what :func:`read` returns, so equal readings give equal results.
+    """
+    gold_answer, pred = read(gold), read(answer)
+    if pred == gold_answer and answer != gold:
+        return judge(gold, gold)
+    correct = equivalent(gold_answer, pred)
+    return correct, canonical(pred)

@@ -8,10 +8,28 @@ overruns a case's time limit is killed and replaced, the case becomes
 worker that dies becomes ``error: worker crashed`` for the case it was on. Nothing raises out of
 the pool for a bad response.
 
+The time limit counts the worker's CPU time, not the clock: the workers run at a low priority, and
+a busy machine can hold one off the CPU for seconds, which must not turn a case into a timeout
+(``regrade`` has to reach the same verdicts on an idle machine). A case that has not finished in
+ten times its limit of wall time is a timeout all the same, so a stopped worker cannot hang the
+pool. Where /proc is missing the limit is wall time.
+
 Cases travel to workers in chunks, and every result comes back on its own, which keeps the
 per-case cost low and still tells the pool exactly which case a stuck worker was on. One
 dispatcher thread owns the workers; synchronous callers wait on its futures and asyncio callers
-await them, so the event loop never blocks.
+await them, so the event loop never blocks. :meth:`GradingPool.submit` is the cheap path for a
+run that grades each answer as it is stored: it queues the case and wakes the dispatcher only
+when a worker is waiting for work (busy workers pick the queue up when they report back).
+
+Each case is queued for the worker its gold answer hashes to, and a worker out of its own cases
+takes the oldest of another's: samples of one item then mostly meet the same worker, whose caches
+(the gold's parse, verdicts of repeated answers: :func:`harness.graders.math.judge`) they share.
+
+Workers run at a lower CPU priority (``niceness``, 10 by default) than the process that starts
+them, so that grading while a run is still sending takes only the CPU the event loop leaves: on
+one core shared by a busy loop and two busy graders, the loop got 33% of it with the graders at
+its own priority and 82% with them at niceness 10 (``bench/bench_grading.py``, the "pipelined"
+rows under ``taskset -c 1``).
 
 The mcq, integer and exact graders only run linear-time regexes over the response, so by
 default they grade in the calling process: ``bench/bench_grading.py`` measures that as several
@@ -22,8 +40,11 @@ limit matters more).
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
-import multiprocessing.connection
+import os
+import select
+import selectors
 import signal
 import socket
 import threading
@@ -39,7 +60,10 @@ from harness.graders.grade import check_grader, grade
 from harness.graders.verdict import TIMEOUT, WORKER_CRASHED, Verdict, error_reason
 
 IN_PROCESS: frozenset[str] = frozenset({"mcq", "integer", "exact"})
+WORKER_NICENESS = 10
 _MAX_CHUNK = 32
+_WALL_FACTOR = 10  # a case gets at most this many times its CPU time limit in wall time
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -54,13 +78,29 @@ def _grade_case(case: GradeCase) -> Verdict:
     return grade(case.grader, case.response, case.gold, finish_reason=case.finish_reason)
 
 
-def _worker_main(conn: Connection) -> None:
-    """Grade each case of each chunk received, sending one verdict per case; ``None`` means stop."""
+def _worker_main(conn: Connection, niceness: int) -> None:
+    """Grade each case of each chunk received; ``None`` means stop.
+
+    Every message is ``(verdict, CPU seconds used so far)``, the first one ``(None, ...)`` for
+    "ready": the CPU time marks where the next case starts, for the time limit.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    conn.send("ready")
+    os.nice(niceness)  # relative to the forkserver, i.e. to the process that started the pool
+    conn.send((None, time.process_time()))
     while (chunk := conn.recv()) is not None:
         for case in chunk:
-            conn.send(_grade_case(case))
+            verdict = _grade_case(case)
+            conn.send((verdict, time.process_time()))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, or infinity where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return math.inf
 
 
 @dataclass
@@ -77,14 +117,29 @@ class _Job:
 
 
 class _Worker:
-    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+    def __init__(self, context: multiprocessing.context.BaseContext, index: int, niceness: int) -> None:
+        self.index = index  # which queue holds this worker's own cases
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child,), daemon=True, name="glm-eval-grader")
+        self.process = context.Process(
+            target=_worker_main, args=(child, niceness), daemon=True, name="glm-eval-grader"
+        )
         self.process.start()
         child.close()
+        # Connection.poll builds a selector per call (10 us, against 1 us for this), once per case
+        self._poll = select.poll()
+        self._poll.register(self.conn, select.POLLIN)
         self.ready = False
         self.jobs: deque[_Job] = deque()
-        self.deadline: float | None = None
+        self.cpu_mark = 0.0  # its CPU time when its current case started
+        self.started: float | None = None  # wall time its current case started
+        self.deadline: float | None = None  # when to look at its current case's time again
+
+    def has_message(self) -> bool:
+        """Whether a message (or the end of the pipe) is waiting to be received."""
+        return bool(self._poll.poll(0))
+
+    def start_case(self, now: float, timeout_s: float) -> None:
+        self.started, self.deadline = (now, now + timeout_s) if self.jobs else (None, None)
 
     def stop(self, *, kill: bool) -> None:
         try:
@@ -103,37 +158,73 @@ class _Worker:
 
 def _context() -> multiprocessing.context.BaseContext:
     """forkserver where available: safe to start from a threaded parent, and, with the graders
-    preloaded in the server, a replacement worker starts in about 10 ms instead of a second."""
+    loaded and warmed up in the server (:mod:`harness.graders.warm`), a worker starts in about
+    10 ms instead of a second, and grades its first cases at full speed."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["harness.graders.pool"])
+        context.set_forkserver_preload(["harness.graders.warm"])
         return context
     return multiprocessing.get_context("spawn")
 
 
 class GradingPool:
-    """Worker processes with a per-case time limit; a hung worker is killed and replaced, and the
-    case gets ``Verdict(reason="parse timeout", correct=False)``."""
+    """Worker processes with a per-case time limit (``timeout_s`` of the worker's CPU time); a
+    hung worker is killed and replaced, and the case gets ``Verdict(reason="parse timeout",
+    correct=False)``. ``niceness`` is how far below the caller's the workers' CPU priority is."""
 
     def __init__(
-        self, workers: int = 2, timeout_s: float = 5.0, *, in_process: Collection[str] = IN_PROCESS
+        self,
+        workers: int = 2,
+        timeout_s: float = 5.0,
+        *,
+        in_process: Collection[str] = IN_PROCESS,
+        niceness: int = WORKER_NICENESS,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        if niceness < 0:
+            raise ValueError(f"niceness must be 0 or more (workers never outrank the caller), got {niceness}")
         self.workers = workers
         self.timeout_s = timeout_s
         self.in_process = frozenset(in_process)
-        self._queue: deque[_Job] = deque()
+        self.niceness = niceness
+        self._queues: list[deque[_Job]] = [deque() for _ in range(workers)]
+        self._queued = 0  # jobs in all queues together
+        self._idle = False  # the dispatcher waits while a worker has nothing to do: a new job must wake it
         self._lock = threading.Lock()
         self._wake_recv, self._wake_send = socket.socketpair()
         self._wake_send.setblocking(False)
+        # one selector for the pool's life: multiprocessing.connection.wait builds and fills a new
+        # one on every call, 16 us against 3 us, and the dispatcher waits once or twice per case
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_recv, selectors.EVENT_READ)
         self._thread: threading.Thread | None = None
         self._closed = False
         self._broken: str | None = None
 
     # -- public API -------------------------------------------------------------------------
+
+    def submit(self, case: GradeCase) -> Future[Verdict]:
+        """Start grading one case; the future holds its verdict.
+
+        Made to be called from an event loop for every answer as it is stored: mcq, integer and
+        exact cases are graded on the spot (tens of microseconds for a few KB of response) and
+        come back done; any other case is queued at the cost of one lock and, only when a worker
+        is idle, one byte to wake the dispatcher. The future's done-callbacks run in the
+        dispatcher thread: keep them short, and hand anything for the event loop over with
+        ``loop.call_soon_threadsafe`` (or ``asyncio.wrap_future``).
+        Raises ValueError for an unknown grader and RuntimeError once the pool is closed.
+        """
+        check_grader(case.grader)
+        if self._closed:
+            raise RuntimeError("the grading pool is closed")
+        if case.grader in self.in_process:
+            future: Future[Verdict] = Future()
+            future.set_result(_grade_case(case))
+            return future
+        return self._submit([case])[0]
 
     def grade_many(self, cases: Iterable[GradeCase]) -> list[Verdict]:
         """Grade every case; results in the order of ``cases``."""
@@ -152,10 +243,7 @@ class GradingPool:
 
     async def grade(self, case: GradeCase) -> Verdict:
         """Grade one case without blocking the event loop."""
-        check_grader(case.grader)
-        if case.grader in self.in_process:
-            return _grade_case(case)
-        return await asyncio.wrap_future(self._submit([case])[0])
+        return await asyncio.wrap_future(self.submit(case))
 
     def close(self) -> None:
         """Stop the workers; cases still waiting get ``error: grading pool closed``."""
@@ -168,6 +256,7 @@ class GradingPool:
             self._thread.join()
         else:
             self._fail_queue(error_reason("grading pool closed"))
+        self._selector.close()
         self._wake_recv.close()
         self._wake_send.close()
 
@@ -198,12 +287,20 @@ class GradingPool:
                 for job in jobs:
                     job.fail(self._broken)
                 return [job.future for job in jobs]
-            self._queue.extend(jobs)
+            for job in jobs:
+                self._queues[self._home(job)].append(job)
+            self._queued += len(jobs)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._dispatch, name="glm-eval-grading", daemon=True)
                 self._thread.start()
-        self._wake()
+            wake, self._idle = self._idle, False
+        if wake:
+            self._wake()
         return [job.future for job in jobs]
+
+    def _home(self, job: _Job) -> int:
+        """The queue of the worker that grades this gold's cases when it can."""
+        return hash(job.case.gold) % self.workers
 
     def _wake(self) -> None:
         try:
@@ -211,14 +308,21 @@ class GradingPool:
         except (BlockingIOError, OSError):
             pass  # the buffer is full of wake-ups already, or the pool is closing
 
-    def _take_chunk(self) -> list[_Job]:
+    def _take_chunk(self, index: int) -> list[_Job]:
+        """The next jobs of queue ``index``, else the oldest of the longest other queue."""
         with self._lock:
-            size = max(1, min(_MAX_CHUNK, len(self._queue) // (2 * self.workers)))
-            return [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+            queue = self._queues[index] or max(self._queues, key=len)
+            size = max(1, min(_MAX_CHUNK, self._queued // (2 * self.workers)))
+            chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
+            self._queued -= len(chunk)
+            return chunk
 
     def _fail_queue(self, reason: str) -> None:
         with self._lock:
-            jobs, self._queue = list(self._queue), deque()
+            jobs = [job for queue in self._queues for job in queue]
+            for queue in self._queues:
+                queue.clear()
+            self._queued = 0
         for job in jobs:
             job.fail(reason)
 
@@ -228,7 +332,7 @@ class GradingPool:
         workers: list[_Worker] = []
         try:
             context = _context()
-            workers = [_Worker(context) for _ in range(self.workers)]
+            workers = [self._start(context, i) for i in range(self.workers)]
             self._serve(workers, context)
         except Exception as exc:  # noqa: BLE001 - no error may leave a caller waiting forever
             self._broken = error_reason(f"grading pool failed: {type(exc).__name__}: {exc}")
@@ -244,9 +348,14 @@ class GradingPool:
         while not self._closed and self._broken is None:
             for i, worker in enumerate(workers):
                 workers[i] = self._feed(worker, context)
+            with self._lock:  # submissions read _idle under this lock: none can slip in unseen
+                free = any(w.ready and not w.jobs for w in workers)
+                if free and self._queued:
+                    continue  # queued after the feeding above
+                self._idle = free
             deadlines = [w.deadline for w in workers if w.deadline is not None]
             wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-            ready = multiprocessing.connection.wait([w.conn for w in workers] + [self._wake_recv], wait_s)
+            ready = {key.fileobj for key, _ in self._selector.select(wait_s)}
             if self._wake_recv in ready:
                 self._wake_recv.recv(4096)
             for i, worker in enumerate(workers):
@@ -254,36 +363,49 @@ class GradingPool:
                     workers[i] = self._receive(worker, context)
             now = time.monotonic()
             for i, worker in enumerate(workers):
-                if worker.deadline is not None and worker.deadline <= now:
+                if worker.deadline is not None and worker.deadline <= now and self._overran(worker, now):
                     workers[i] = self._replace(worker, context, TIMEOUT)
 
+    def _overran(self, worker: _Worker, now: float) -> bool:
+        """Whether the worker's current case is past its time limit; if not, when to look again
+        (the soonest it could be: the rest of its CPU time at full speed)."""
+        assert worker.started is not None  # a deadline is only set with a case started
+        used = _cpu_seconds(worker.process.pid) - worker.cpu_mark
+        backstop = worker.started + _WALL_FACTOR * self.timeout_s
+        if used >= self.timeout_s or now >= backstop:
+            return True
+        worker.deadline = min(now + self.timeout_s - used, backstop)
+        return False
+
     def _feed(self, worker: _Worker, context: multiprocessing.context.BaseContext) -> _Worker:
-        if not worker.ready or worker.jobs or not self._queue:
+        if not worker.ready or worker.jobs or not self._queued:
             return worker
-        chunk = self._take_chunk()
+        chunk = self._take_chunk(worker.index)
         worker.jobs.extend(chunk)
         try:
             worker.conn.send([job.case for job in chunk])
         except OSError:  # it died while idle: nothing of this chunk ran, so none of it failed
             return self._replace(worker, context, None)
-        worker.deadline = time.monotonic() + self.timeout_s
+        worker.start_case(time.monotonic(), self.timeout_s)
         return worker
 
     def _receive(self, worker: _Worker, context: multiprocessing.context.BaseContext) -> _Worker:
+        """Take every message waiting from ``worker`` (the selector saw at least one)."""
         try:
-            while worker.conn.poll():
-                message = worker.conn.recv()
-                if message == "ready":
+            while True:
+                verdict, worker.cpu_mark = worker.conn.recv()
+                if verdict is None:
                     worker.ready = True
-                    continue
-                worker.jobs.popleft().finish(message)
-                worker.deadline = time.monotonic() + self.timeout_s if worker.jobs else None
+                else:
+                    worker.jobs.popleft().finish(verdict)
+                    worker.start_case(time.monotonic(), self.timeout_s)
+                if not worker.has_message():
+                    return worker
         except (EOFError, OSError):
             if not worker.ready:  # it could not even start: a replacement would fail the same way
                 self._broken = error_reason("a grading worker failed to start")
                 return worker
             return self._replace(worker, context, WORKER_CRASHED)
-        return worker
 
     def _replace(
         self, worker: _Worker, context: multiprocessing.context.BaseContext, reason: str | None
@@ -292,7 +414,14 @@ class GradingPool:
         if worker.jobs and reason is not None:
             worker.jobs.popleft().fail(reason)
         with self._lock:
-            self._queue.extendleft(reversed(worker.jobs))
+            self._queues[worker.index].extendleft(reversed(worker.jobs))
+            self._queued += len(worker.jobs)
         worker.jobs.clear()
+        self._selector.unregister(worker.conn)
         worker.stop(kill=True)
-        return _Worker(context)
+        return self._start(context, worker.index)
+
+    def _start(self, context: multiprocessing.context.BaseContext, index: int) -> _Worker:
+        worker = _Worker(context, index, self.niceness)
+        self._selector.register(worker.conn, selectors.EVENT_READ)
+        return worker
