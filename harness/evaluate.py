@@ -295,6 +295,8 @@ class _Grading:
         self.pool = pool
         self.verdicts: dict[str, Verdict] = {}
         self._pending: dict[str, Future[Verdict]] = {}
+        if any(task.spec.grader not in pool.in_process for task in plan.tasks.values()):
+            pool.start()
 
     def _case(self, job: Job, row: StoredResponse) -> GradeCase:
         return GradeCase(self.plan.tasks[job.task].spec.grader, row.content or "", self.plan.prompt(job).gold, row.finish_reason)

@@ -17,12 +17,20 @@ from dataclasses import replace
 from harness.graders.choice import grade_choice
 from harness.graders.extract import strip_reasoning
 from harness.graders.integer import grade_integer
-from harness.graders.math import grade_math
 from harness.graders.text import grade_exact, grade_regex
 from harness.graders.verdict import TRUNCATED, Verdict, error_reason
 
+def _grade_math(response: str, gold: str) -> Verdict:
+    """The math grader, imported on first use: it brings sympy and math-verify (about 45 MB and
+    a second of CPU), which a run's main process never needs, since math is graded in the
+    workers (whose forkserver imports it once, :mod:`harness.graders.warm`)."""
+    from harness.graders.math import grade_math
+
+    return grade_math(response, gold)
+
+
 _GRADERS: dict[str, Callable[[str, str], Verdict]] = {
-    "math": grade_math,
+    "math": _grade_math,
     "integer": grade_integer,
     "mcq": grade_choice,
     "exact": grade_exact,

@@ -226,6 +226,15 @@ class GradingPool:
             return future
         return self._submit([case])[0]
 
+    def start(self) -> None:
+        """Start the workers now rather than at the first case: a run calls this before sending,
+        so that starting the forkserver and the workers is not paid while the first answers
+        arrive (it stalled the event loop for up to 0.9 s there)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the grading pool is closed")
+            self._start_dispatcher()
+
     def grade_many(self, cases: Iterable[GradeCase]) -> list[Verdict]:
         """Grade every case; results in the order of ``cases``."""
         cases = list(cases)
@@ -290,13 +299,17 @@ class GradingPool:
             for job in jobs:
                 self._queues[self._home(job)].append(job)
             self._queued += len(jobs)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._dispatch, name="glm-eval-grading", daemon=True)
-                self._thread.start()
+            self._start_dispatcher()
             wake, self._idle = self._idle, False
         if wake:
             self._wake()
         return [job.future for job in jobs]
+
+    def _start_dispatcher(self) -> None:
+        """Called with the lock held."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._dispatch, name="glm-eval-grading", daemon=True)
+            self._thread.start()
 
     def _home(self, job: _Job) -> int:
         """The queue of the worker that grades this gold's cases when it can."""
