@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
@@ -295,6 +295,7 @@ class _Grading:
         self.pool = pool
         self.verdicts: dict[str, Verdict] = {}
         self._pending: dict[str, Future[Verdict]] = {}
+        self._strings: dict[str, str] = {}
         if any(task.spec.grader not in pool.in_process for task in plan.tasks.values()):
             pool.start()
 
@@ -313,8 +314,14 @@ class _Grading:
         future.add_done_callback(partial(self._settle, job.key))
 
     def _settle(self, key: str, future: Future[Verdict]) -> None:
-        self.verdicts[key] = future.result()
+        verdict = future.result()
+        # one string object per distinct gold and reason, not a copy per verdict (they arrive
+        # unpickled): the verdicts of a 100,000-sample run are held until samples.jsonl is written
+        self.verdicts[key] = replace(verdict, gold=self._shared(verdict.gold), reason=self._shared(verdict.reason))
         self._pending.pop(key, None)
+
+    def _shared(self, text: str) -> str:
+        return self._strings.setdefault(text, text)
 
     def finish(self, store: Store) -> dict[str, Verdict]:
         """Every stored answer's verdict: those still being graded, then those not yet started."""

@@ -13,14 +13,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.gate.baseline import make_baseline, write_baseline
-from harness.gate.check import check_run
-from harness.gate.history import gather
-from harness.gate.junit import check_junit
-from harness.gate.summary import check_markdown, print_check
-from harness.gate.trend import trend_charts
-from harness.report.runs import SIMULATED, load_run
-from harness.report.tables import money, task_name
+# The commands' own modules are imported when a command runs, not here: this module is imported
+# to build the parser of every `glm-eval` command, and the report modules bring matplotlib
+# (about 30 MB and half a second), which `glm-eval run` would otherwise hold while it sends.
 
 SUMMARY_FILE = "check.md"
 JUNIT_FILE = "check.junit.xml"
@@ -63,6 +58,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
+    from harness.gate.baseline import make_baseline, write_baseline
+    from harness.report.runs import SIMULATED, load_run
+    from harness.report.tables import task_name
+
     run = load_run(args.run)
     baseline = make_baseline(run)
     replaced = args.out.exists()
@@ -74,6 +73,10 @@ def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from harness.gate.check import check_run
+    from harness.gate.junit import check_junit
+    from harness.gate.summary import check_markdown, print_check
+
     check = check_run(args.run, args.baseline, args.tolerance, args.alpha)
     summary_path = args.summary or args.run / SUMMARY_FILE
     junit_path = args.junit or args.run / JUNIT_FILE
@@ -92,6 +95,11 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:
+    from harness.gate.history import gather
+    from harness.gate.trend import trend_charts
+    from harness.report.runs import SIMULATED
+    from harness.report.tables import money, task_name
+
     found = gather(args.root)
     table = found.table
     out = args.out or args.root / HISTORY_FILE

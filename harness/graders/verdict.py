@@ -22,7 +22,7 @@ def error_reason(detail: str) -> str:
     return "error: " + (detail[:117] + "..." if len(detail) > 120 else detail)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """One graded response: whether it is right, and enough to see why.
 
