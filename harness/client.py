@@ -12,14 +12,16 @@ import json
 import re
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
+CONNECT_TIMEOUT_S = 15.0
+_JSON = {"Content-Type": "application/json"}
 _THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
 
 
@@ -121,10 +123,6 @@ def _env_proxy(url: str) -> str | None:
     if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
         return None
     return urllib.request.getproxies().get(parts.scheme)
-
-
-CONNECT_TIMEOUT_S = 15.0
-_JSON = {"Content-Type": "application/json"}
 
 
 async def _check_status(response: aiohttp.ClientResponse, key_env: str) -> None:

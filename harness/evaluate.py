@@ -306,10 +306,8 @@ class _Grading:
         if row.status != OK:
             return
         future = self.pool.submit(self._case(job, row))
-        if future.done():
-            self.verdicts[job.key] = future.result()
-            return
-        # keep the verdict, not the future (a Future holds a lock and a condition: ~1 KB each)
+        # pending only until its verdict is in (a Future holds a lock and a condition: ~1 KB
+        # each); a future already done (mcq, integer, exact) settles at once, here
         self._pending[job.key] = future
         future.add_done_callback(partial(self._settle, job.key))
 

@@ -131,16 +131,12 @@ class Store:
         return StoredResponse(*row) if row else None
 
 
-
 _INSERT = f"INSERT OR REPLACE INTO responses ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
 def _insert(db: sqlite3.Connection, responses: list[StoredResponse]) -> None:
     """One transaction for all of `responses`."""
     rows = [tuple(getattr(r, c) for c in _COLUMNS) for r in responses]
-    if len(rows) == 1:
-        db.execute(_INSERT, rows[0])
-        return
     db.execute("BEGIN")
     try:
         db.executemany(_INSERT, rows)

@@ -20,6 +20,7 @@ from harness.graders.integer import grade_integer
 from harness.graders.text import grade_exact, grade_regex
 from harness.graders.verdict import TRUNCATED, Verdict, error_reason
 
+
 def _grade_math(response: str, gold: str) -> Verdict:
     """The math grader, imported on first use: it brings sympy and math-verify (about 45 MB and
     a second of CPU), which a run's main process never needs, since math is graded in the
