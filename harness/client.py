@@ -36,9 +36,26 @@ class Completion:
     ttft_s: float | None
     latency_s: float
 
+    @property
+    def filtered(self) -> bool:
+        return self.finish_reason in FILTERED
+
+
+# What a finish_reason says about the answer. An answer ends with "stop"/"length"/"tool_calls", or
+# any reason not listed below (vLLM's "model_context_window_exceeded" is an answer cut by the context).
+# A provider's content filter ends it with "sensitive" (Z.ai, BigModel: docs.z.ai/api-reference/llm/chat-completion)
+# or "content_filter" (OpenAI, OpenRouter: openrouter.ai/docs/api-reference/overview#finish-reason).
+# The rest are in-band failures: the server gave up part-way, so the text is not the model's answer:
+# "error" (OpenRouter's normalized reason; vLLM when the engine fails a request), "abort" (vLLM, SGLang
+# when a request is aborted), "network_error" (Z.ai: docs.z.ai/api-reference/llm/chat-completion).
+FAILED_IN_BAND = frozenset({"error", "abort", "network_error"})
+TRUNCATED = frozenset({"length", "model_context_window_exceeded"})
+FILTERED = frozenset({"sensitive", "content_filter"})
+
 
 class Retryable(Exception):
-    """A failure that may pass: 429, 5xx, timeouts, dropped connections, a stream cut short."""
+    """A failure that may pass: 429, 5xx, timeouts, dropped connections, a stream cut short, an
+    in-band failure (finish_reason "error"/"abort"/"network_error", an error chunk)."""
 
     def __init__(self, message: str, retry_after: float | None = None, connection: bool = False, rate_limited: bool = False) -> None:
         super().__init__(message)
@@ -48,12 +65,38 @@ class Retryable(Exception):
 
 
 class Fatal(Exception):
-    """A refusal that retrying cannot change (400/401/403/404): the message says what to fix."""
+    """A refusal that retrying cannot change: the message says what to fix. `whole_run` when no
+    other model can fare better either (the key is refused, the account is out of balance, the
+    address is not the API)."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, whole_run: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.whole_run = whole_run or status == 401
 
+
+class Filtered(Exception):
+    """The provider refused this item for its content (Z.ai/BigModel HTTP 400, code 1301): not a
+    wrong answer and not a transport failure, and the model's other items go on."""
+
+
+@dataclass(frozen=True)
+class _Code:
+    action: str  # "retry" | "filtered" | "model" (stop that model) | "run" (stop the run)
+    hint: str
+
+
+# Z.ai's business error codes, sent as {"error": {"code": "1113", "message": ...}} beside the HTTP
+# status (docs.z.ai/api-reference/api-code; BigModel uses the same table: docs.bigmodel.cn/cn/faq/api-code).
+PROVIDER_CODES = {
+    "1113": _Code("run", "the account's balance is exhausted or it has no resource package; recharge the account, then rerun to resume"),
+    "1211": _Code("model", "the model does not exist on this provider; check --models (see `glm-eval models`)"),
+    "1220": _Code("model", "the API key may not use this model; check the account's access"),
+    "1301": _Code("filtered", "the provider flagged the content as unsafe or sensitive"),
+    "1302": _Code("retry", "the account's rate limit (code 1302); lower --rpm"),
+    "1303": _Code("retry", "the account's concurrency limit (code 1303); lower --concurrency"),
+    "1305": _Code("retry", "the model is overloaded at the provider (code 1305); retry later"),
+}
 
 FATAL_HINTS = {
     400: "the provider rejected the request; check the sampling parameters and --max-tokens",
@@ -62,6 +105,15 @@ FATAL_HINTS = {
     404: "the model id or endpoint does not exist there; check --models and --base-url",
     422: "the provider rejected the request's parameters",
 }
+
+# What a 4xx message says, when the provider gives no code: the hint that fits it.
+_MESSAGE_HINTS = (
+    (re.compile(r"model.*(does not exist|not found|not exist|unknown|invalid)|no such model|(unknown|invalid) model", re.I),
+     "the model id does not exist there; check --models (see `glm-eval models`) or the server's /models list"),
+    (re.compile(r"max_tokens|max_completion_tokens|maximum context length|max_model_len|context length|too many tokens", re.I),
+     "the request does not fit the model's context; lower --max-tokens"),
+    (re.compile(r"temperature|top_p", re.I), "check --temperature and --top-p"),
+)
 
 
 class ChatClient:
@@ -72,9 +124,12 @@ class ChatClient:
     wall/ideal 8.7-43 at 256-1024 concurrent requests, against 0.9-1.9 s and 1.04-1.5 for aiohttp.
     """
 
-    def __init__(self, base_url: str, api_key: str | None, max_connections: int, timeout_s: float, key_env: str) -> None:
+    def __init__(
+        self, base_url: str, api_key: str | None, max_connections: int, timeout_s: float, key_env: str, stream_usage: bool = True
+    ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.key_env = key_env
+        self.stream_usage = stream_usage
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._max_connections = max_connections
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=timeout_s)
@@ -97,6 +152,10 @@ class ChatClient:
         """Send one request; the caller owns retries."""
         assert self._session is not None, "use the client as an async context manager"
         started = time.perf_counter()
+        if body.get("stream") and self.stream_usage:
+            # vLLM, SGLang and OpenAI send usage in a stream only when asked; it is how the answer is
+            # carried, not what is asked of the model, so it stays out of the stored request and its key.
+            body = {**body, "stream_options": {"include_usage": True}}
         try:
             async with self._session.post(self.url, data=json.dumps(body), headers=_JSON, proxy=self._proxy) as response:
                 await _check_status(response, self.key_env)
@@ -127,13 +186,42 @@ def _env_proxy(url: str) -> str | None:
 
 async def _check_status(response: aiohttp.ClientResponse, key_env: str) -> None:
     status = response.status
-    if status < 400:
+    if status < 400 and not _is_html(response):
         return
-    detail = _error_detail(await _body_text(response))
+    text = await _body_text(response)
+    if _is_html(response) or text.lstrip().startswith("<"):
+        if status >= 500:  # a gateway's error page (502/503/504 from a proxy in front): transient
+            raise Retryable(f"HTTP {status} (an HTML error page from a gateway)", retry_after=_retry_after(response.headers.get("retry-after")))
+        raise Fatal(
+            f"HTTP {status}: {response.url} answered with a web page, not the chat-completions API; "
+            f"the base URL is probably missing its path (such as /v1, or /api/paas/v4 for Z.ai and BigModel); check --base-url",
+            status,
+            whole_run=True,
+        )
+    message, code, kind = _error_fields(text)
+    detail = f" ({message[:200]})" if message else ""
+    known = PROVIDER_CODES.get(code or "")
+    if known is not None:
+        detail = f" code {code}{detail}"
+        if known.action == "retry":
+            raise Retryable(f"HTTP {status}{detail}: {known.hint}", retry_after=_retry_after(response.headers.get("retry-after")), rate_limited=status == 429)
+        if known.action == "filtered":
+            raise Filtered(f"HTTP {status}{detail}: {known.hint}")
+        raise Fatal(f"HTTP {status}{detail}: {known.hint}", status, whole_run=known.action == "run")
+    if status >= 500 and kind == "invalid_request_error":
+        # CometAPI relays an upstream's validation error as HTTP 500 with this type
+        # (api.cometapi.com/doc, "Error codes"): the same request fails the same way every time.
+        raise Fatal(f"HTTP {status}{detail}: the provider says the request is invalid; check the model id and sampling parameters", status)
     if status == 429 or status >= 500 or status == 408:
         raise Retryable(f"HTTP {status}{detail}", retry_after=_retry_after(response.headers.get("retry-after")), rate_limited=status == 429)
-    hint = FATAL_HINTS.get(status, "the provider refused the request").format(env=key_env)
+    hint = next((h for pattern, h in _MESSAGE_HINTS if status in (400, 404, 422) and pattern.search(message or "")), None)
+    if hint is None:
+        hint = FATAL_HINTS.get(status, "the provider refused the request").format(env=key_env)
     raise Fatal(f"HTTP {status}{detail}: {hint}", status)
+
+
+def _is_html(response: aiohttp.ClientResponse) -> bool:
+    return response.content_type == "text/html"
 
 
 async def _body_text(response: aiohttp.ClientResponse) -> str:
@@ -143,12 +231,18 @@ async def _body_text(response: aiohttp.ClientResponse) -> str:
         return ""
 
 
-def _error_detail(text: str) -> str:
+def _error_fields(text: str) -> tuple[str, str | None, str | None]:
+    """The message, provider code and type of an error body; OpenAI's shape {"error": {...}} and
+    the bare {"message": ...} some servers send. The code is text: Z.ai sends "1113", others ints."""
     try:
-        message = json.loads(text)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        message = text.strip()
-    return f" ({message[:200]})" if message else ""
+        data = json.loads(text)
+    except ValueError:
+        return text.strip(), None, None
+    error = data.get("error", data) if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return (str(error) if error else text.strip()), None, None
+    code = error.get("code")
+    return str(error.get("message") or "").strip(), (str(code) if code is not None else None), error.get("type")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -165,8 +259,10 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _from_message(data: Any, started: float) -> Completion:
+    _raise_in_band(data)
     choice = _first_choice(data)
     message = choice.get("message") or {}
+    _check_finish(choice.get("finish_reason"))
     content, reasoning = split_reasoning(message.get("content") or "", _reasoning_of(message))
     prompt, completion, reasoning_tokens = _usage(data.get("usage"))
     return Completion(
@@ -196,6 +292,7 @@ async def _streamed(response: aiohttp.ClientResponse, started: float) -> Complet
             chunk = json.loads(payload)
         except ValueError:
             raise Retryable("malformed JSON in the stream") from None
+        _raise_in_band(chunk)
         if chunk.get("usage"):
             usage = chunk["usage"]
         for choice in chunk.get("choices") or ():
@@ -210,10 +307,10 @@ async def _streamed(response: aiohttp.ClientResponse, started: float) -> Complet
                 ttft = time.perf_counter() - started
             if choice.get("finish_reason"):
                 finish_reason = choice["finish_reason"]
-    if not done and finish_reason is None:
-        raise Retryable("the stream was cut before it finished")
-    if finish_reason is None and not content and not reasoning:
-        raise Retryable("the response had no choices")
+    if finish_reason is None:
+        # Whether or not [DONE] came, an answer that never says why it ended is not known to be whole.
+        raise Retryable("the stream was cut before it finished" if not done else "the stream ended without a finish reason")
+    _check_finish(finish_reason)
     text, thoughts = split_reasoning("".join(content), "".join(reasoning))
     prompt, completion, reasoning_tokens = _usage(usage)
     return Completion(
@@ -240,6 +337,20 @@ async def _sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
                 yield line[5:].strip()
     if pending.startswith(b"data:"):
         yield pending[5:].strip()
+
+
+def _raise_in_band(data: Any) -> None:
+    """An error sent inside a 200 (a stream's error chunk, as vLLM, SGLang and OpenRouter send once
+    the status is already out: openrouter.ai/docs/api-reference/streaming#stream-cancellation)."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if error:
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        raise Retryable(f"the server reported an error part-way ({str(message)[:200]})")
+
+
+def _check_finish(reason: str | None) -> None:
+    if reason in FAILED_IN_BAND:
+        raise Retryable(f"the server ended the answer with finish_reason {reason!r} (an in-band failure, not the model's answer)")
 
 
 def _first_choice(data: Any) -> dict[str, Any]:

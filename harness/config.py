@@ -36,6 +36,8 @@ class ProviderConfig(Strict):
     concurrency: int = Field(default=16, ge=1, le=4096)
     rpm: int = Field(default=0, ge=0, description="requests per minute; 0 means no client-side limit")
     send_seed: bool = False
+    stream_usage: bool = Field(default=True, description='send stream_options {"include_usage": true} on streamed requests')
+    preflight: bool = Field(default=False, description="read the server's /models before a run: the ids it serves, their context limit")
     simulated: bool = False
 
 

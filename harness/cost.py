@@ -185,6 +185,11 @@ def row_costs(scores: pd.DataFrame, book: PriceBook, preset: str | None = None) 
     input_rate[unpriced] = output_rate[unpriced] = 0.0
     input_cost = scores["prompt_tokens"].fillna(0).to_numpy(dtype=float) * input_rate * _PER_TOKEN
     output_cost = scores["completion_tokens"].fillna(0).to_numpy(dtype=float) * output_rate * _PER_TOKEN
+    if "status" in scores.columns:
+        # An answer whose server sent no usage was paid for all the same: its cost is unknown, not 0
+        # (a failed request has no usage because nothing was billed).
+        no_usage = (graded_mask(scores) & scores[["prompt_tokens", "completion_tokens"]].isna().any(axis=1)).to_numpy() & ~unpriced
+        input_cost[no_usage] = output_cost[no_usage] = float("nan")
     currencies = {name: p.currency for name, p in book.presets.items()}
     return pd.DataFrame(
         {

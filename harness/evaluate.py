@@ -27,7 +27,7 @@ from rich.console import Console
 
 from harness import results
 from harness.budget import Budget
-from harness.client import ChatClient
+from harness.client import TRUNCATED, ChatClient
 from harness.cost import PriceBook, load_prices
 from harness.errors import ProviderError, UserError
 from harness.graders import GradeCase, GradingPool, Verdict
@@ -43,7 +43,7 @@ from harness.pace import Pace
 from harness.runner import Outcome, RetryPolicy, Runner
 from harness.runspec import RunSpec
 from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
-from harness.store import OK, Store, StoredResponse, StoreLock, StoreWriter
+from harness.store import FILTERED, OK, Store, StoredResponse, StoreLock, StoreWriter
 from harness.tasks import Task, data_dir_from_env, load_task
 
 GRADE_BATCH = 2000
@@ -193,7 +193,18 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
             f"the run is incomplete: run the same command again to retry them",
             file=sys.stderr,
         )
-    return RunResult(run_dir, outcome, 1 if outcome.fatal or totals["failed"] else 0)
+    if totals["filtered"]:
+        print(
+            f"glm-eval: {totals['filtered']} of {totals['samples']} samples were refused by the provider's content filter "
+            f"(status 'filtered' in samples.jsonl); they are left out of accuracy, kept in the store and not sent again",
+            file=sys.stderr,
+        )
+    for name in ("prompt_tokens", "completion_tokens"):
+        if totals[name] is None:
+            print(f"glm-eval: note: the server sent no usage with some answers: the run's {name.replace('_', ' ')} are unknown", file=sys.stderr)
+            break
+    incomplete = outcome.fatal or outcome.stopped_by or totals["failed"] or totals["filtered"]
+    return RunResult(run_dir, outcome, 1 if incomplete else 0)
 
 
 def _missing_error(plan: Plan, missing: list[Job], store: Path, what: str = "responses") -> None:
@@ -273,7 +284,9 @@ def _send(
     totals = {model: len(jobs) for model, jobs in work.items()}
 
     async def main(writer: StoreWriter) -> Outcome:
-        async with ChatClient(base_url, api_key, concurrency * len(work), spec.timeout_s, provider.config.api_key_env) as client:
+        async with ChatClient(
+            base_url, api_key, concurrency * len(work), spec.timeout_s, provider.config.api_key_env, provider.config.stream_usage
+        ) as client:
             with ProgressView(totals, console) as view:
                 runner = Runner(
                     client, writer, provider.identity, concurrency, Pace(rpm),
@@ -383,7 +396,11 @@ def _write_samples(
     plan: Plan, store: Store, run_dir: Path, outcome: Outcome, verdicts: dict[str, Verdict], judged: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     """samples.jsonl in plan order, a batch at a time (bounded memory), written whole or not at all."""
-    totals = {"samples": 0, "ok": 0, "truncated": 0, "failed": 0, "correct": 0, "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "judge_changed": 0}
+    totals: dict[str, Any] = {
+        "samples": 0, "ok": 0, "truncated": 0, "filtered": 0, "failed": 0, "correct": 0,
+        "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "judge_changed": 0,
+    }
+    unknown: set[str] = set()  # token counts some answer lacks: the sum is not the run's
     tmp = run_dir / (results.SAMPLES + ".tmp")
     with tmp.open("w", encoding="utf-8") as out:
         for start in range(0, len(plan.jobs), GRADE_BATCH):
@@ -392,25 +409,33 @@ def _write_samples(
             for job in batch:
                 sample = _sample_row(plan, job, rows.get(job.key), verdicts.get(job.key), outcome)
                 sample["judge"] = judged.get(job.key)
-                for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+                for name in ("prompt_tokens", "completion_tokens"):
+                    if sample[name] is None and sample["status"] in ("ok", "truncated"):
+                        unknown.add(name)
                     totals[name] += sample[name] or 0
+                totals["reasoning_tokens"] += sample["reasoning_tokens"] or 0
                 totals["samples"] += 1
                 totals[sample["status"]] += 1
                 totals["correct"] += bool(sample["correct"])
                 totals["judge_changed"] += bool(sample["judge"] and sample["judge"]["changed"])
                 out.write(json.dumps(sample, ensure_ascii=False) + "\n")
     tmp.replace(run_dir / results.SAMPLES)
+    for name in unknown:  # usage was absent from some answers (a server that sends none): unknown, never 0
+        totals[name] = None
     return totals
 
 
 def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdict | None, outcome: Outcome) -> dict[str, Any]:
     item = plan.item(job)
     prompt = plan.prompt(job)
-    if row is None or row.status != OK:
+    if row is not None and row.status == FILTERED:
+        status = "filtered"
+        error = row.error or f"the provider's content filter ended the answer (finish_reason {row.finish_reason!r})"
+    elif row is None or row.status != OK:
         status = "failed"
         error = row.error if row is not None else f"not sent: {outcome.fatal.get(job.model) or outcome.stopped_by or 'the run stopped before it'}"
     else:
-        status = "truncated" if row.finish_reason == "length" else "ok"
+        status = "truncated" if row.finish_reason in TRUNCATED else "ok"
         error = None
     sample: dict[str, Any] = {
         "model": job.model,
@@ -470,9 +495,11 @@ def _manifest(
             "requests_planned": len(plan.jobs),
             "requests_sent": outcome.sent,
             "requests_failed": outcome.failed,
+            "requests_filtered": outcome.filtered,
             **totals,
         },
         "stopped_models": outcome.fatal,
+        "stopped_by": outcome.stopped_by,
         "skipped_tasks": plan.skipped,
         "host": {"platform": sys.platform, "cpus": os.cpu_count()},
     }

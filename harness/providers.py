@@ -101,6 +101,7 @@ def resolve_provider(
             api_key_env=api_key_env or "OPENAI_API_KEY",
             api_key_optional=api_key_env is None,
             thinking="none",
+            preflight=True,
         )
         return Provider(GENERIC, config)
     presets = load_providers()

@@ -3,8 +3,10 @@
 One `ChatClient` (an aiohttp session) per provider; per model, a fixed set of workers (the concurrency limit)
 pulls from that model's queue, so memory does not grow with the size of the run. A client-side
 requests-per-minute pace, retries with exponential backoff and jitter (honouring Retry-After) on
-429/5xx/timeouts/dropped streams, and no retry on 400/401/403/404, which stop that model (401 stops
-the provider) with the reason. The runner knows nothing of grading.
+429/5xx/timeouts/dropped streams/in-band failures, and no retry on 400/401/403/404, which stop that
+model (a refused key, an exhausted balance or an address that is not the API stop the run) with the
+reason; an item the provider's content filter refuses is recorded as such and the model goes on. The
+runner knows nothing of grading.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.budget import Budget
-from harness.client import ChatClient, Completion, Fatal, Retryable
+from harness.client import ChatClient, Completion, Fatal, Filtered, Retryable
 from harness.pace import Pace
 from harness.plan import Job
-from harness.store import FAILED, OK, StoredResponse, StoreWriter, canonical_json
+from harness.store import FAILED, FILTERED, OK, StoredResponse, StoreWriter, canonical_json
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Outcome:
     sent: int = 0
     stored_ok: int = 0
     failed: int = 0
+    filtered: int = 0
     fatal: dict[str, str] = field(default_factory=dict)  # model -> why it was stopped
     stopped_by: str | None = None  # why nothing more was sent to any model
 
@@ -107,12 +110,20 @@ class Runner:
             except Fatal as exc:
                 if self.budget is not None:
                     await self.budget.release(reserved)
-                if not stopped.is_set():
+                if exc.whole_run:
+                    if self.outcome.stopped_by is None:
+                        self.outcome.stopped_by = str(exc)
+                    self._stop_all.set()
+                elif not stopped.is_set():
                     self.outcome.fatal[model] = str(exc)
                 stopped.set()
-                if exc.status == 401:
-                    self._stop_all.set()
                 return
+            except Filtered as exc:
+                if self.budget is not None:
+                    await self.budget.release(reserved)
+                await self._record(job, body, 1, None, str(exc), filtered=True)
+                self.on_done(model, False, 0)
+                continue
             except _GaveUp as exc:
                 if self.budget is not None:
                     await self.budget.release(reserved)
@@ -151,19 +162,26 @@ class Runner:
             self.pace.answered()
             return completion, attempt
 
-    async def _record(self, job: Job, body: dict[str, Any], attempts: int, c: Completion | None, error: str | None = None) -> None:
-        """Commit an answer (or the failure that stands in for one) before anything else happens."""
+    async def _record(
+        self, job: Job, body: dict[str, Any], attempts: int, c: Completion | None, error: str | None = None, filtered: bool = False
+    ) -> None:
+        """Commit an answer (or the failure or refusal that stands in for one) before anything else happens."""
         self.outcome.sent += 1
-        if c is None:
+        if filtered or (c is not None and c.filtered):
+            status = FILTERED
+            self.outcome.filtered += 1
+        elif c is None:
+            status = FAILED
             self.outcome.failed += 1
         else:
+            status = OK
             self.outcome.stored_ok += 1
         response = StoredResponse(
             key=job.key,
             provider=self.provider,
             model_id=job.model_id,
             request=canonical_json(body),
-            status=OK if c is not None else FAILED,
+            status=status,
             content=c.content if c else None,
             reasoning=c.reasoning if c else None,
             finish_reason=c.finish_reason if c else None,

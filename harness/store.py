@@ -3,7 +3,7 @@
 SQLite in WAL mode, one row per request key (a hash of the canonical request). A response is paid
 for once: a rerun sends only the keys that have no usable row, and grading, reports and regrading
 read from here with no network. Failed requests are kept too (with their error), and are sent
-again by the next run.
+again by the next run; items the provider's content filter refused are kept and not sent again.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS responses (
 
 OK = "ok"
 FAILED = "failed"
+FILTERED = "filtered"  # the provider's content filter refused the item: kept, and not sent again
+KEPT = (OK, FILTERED)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ class Store:
         _insert(self._db, [response])
 
     def usable_keys(self, keys: Iterable[str]) -> set[str]:
-        """Which of `keys` already have an answer worth keeping (anything but a failed request)."""
+        """Which of `keys` already have an outcome worth keeping: an answer, or the provider's
+        content filter (the same request would be refused again); failed requests are sent again."""
         found: set[str] = set()
         batch: list[str] = []
         for key in keys:
@@ -115,7 +118,7 @@ class Store:
 
     def _usable(self, batch: list[str]) -> set[str]:
         marks = ",".join("?" * len(batch))
-        rows = self._db.execute(f"SELECT key FROM responses WHERE status = ? AND key IN ({marks})", [OK, *batch])
+        rows = self._db.execute(f"SELECT key FROM responses WHERE status IN (?, ?) AND key IN ({marks})", [*KEPT, *batch])
         return {r[0] for r in rows}
 
     def get_many(self, keys: list[str]) -> Iterator[StoredResponse]:

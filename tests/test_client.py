@@ -9,14 +9,15 @@ from aiohttp import web
 
 from harness.client import ChatClient, Fatal, Retryable, split_reasoning
 
-def run(reply: Callable[[], web.Response | list[bytes | float]], body, timeout_s: float = 5.0):
+def run(reply: Callable[[], web.Response | list[bytes | float]], body, timeout_s: float = 5.0, stream_usage: bool = True):
     """Send `body` to a server that answers with `reply()`: a Response, or SSE bytes written in
     the chunks given (so that events split across network reads are exercised), a float being a
     pause in seconds."""
+    expected = {**body, "stream_options": {"include_usage": True}} if body.get("stream") and stream_usage else body
 
     async def handler(request: web.Request) -> web.StreamResponse:
         assert request.headers["Authorization"] == "Bearer sk-test"
-        assert json.loads(await request.read()) == body
+        assert json.loads(await request.read()) == expected
         answer = reply()
         if isinstance(answer, web.StreamResponse):
             return answer
@@ -39,7 +40,7 @@ def run(reply: Callable[[], web.Response | list[bytes | float]], body, timeout_s
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         try:
-            async with ChatClient(f"http://127.0.0.1:{port}/v1/", "sk-test", 4, timeout_s, "KEY_ENV") as client:
+            async with ChatClient(f"http://127.0.0.1:{port}/v1/", "sk-test", 4, timeout_s, "KEY_ENV", stream_usage) as client:
                 return await client.complete(body)
         finally:
             await runner.cleanup()

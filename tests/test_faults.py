@@ -94,13 +94,17 @@ def test_a_cut_stream_is_never_graded_as_an_answer(sim, mirror: Path, tmp_path: 
     assert all(r["status"] == "ok" for r in samples(tmp_path / "again"))
 
 
-def test_content_filter_is_an_answer_graded_wrong_not_retried(sim, mirror: Path, tmp_path: Path):
+def test_content_filter_is_its_own_status_kept_and_not_sent_again(sim, mirror: Path, tmp_path: Path):
     url, log = sim
     set_faults(url, content_filter=1.0)
-    assert main(run_args(url, tmp_path, mirror, limit=4)) == 0
+    assert main(run_args(url, tmp_path, mirror, limit=4)) == 1, "a run with refused items is incomplete"
     rows = samples(tmp_path / "r")
-    assert all(r["finish_reason"] == "content_filter" and r["attempts"] == 1 for r in rows)
+    assert all(r["status"] == "filtered" and r["finish_reason"] == "content_filter" and r["attempts"] == 1 for r in rows)
+    assert all(r["correct"] is None or r["correct"] is False for r in rows)
     assert len(log_rows(log)) == 4
+    set_faults(url)
+    main(run_args(url, tmp_path, mirror, limit=4))
+    assert len(log_rows(log)) == 4, "a refused item is kept in the store, not bought again"
 
 
 def test_a_response_slower_than_the_timeout_fails_in_bounded_time(sim, mirror: Path, tmp_path: Path):

@@ -174,7 +174,7 @@ def accuracy_vs_tokens_chart(figures: Figures, folder: Path) -> Chart:
 def latency_chart(figures: Figures, folder: Path) -> Chart:
     title = "Latency per request, by variant"
     scores = figures.runs.scores
-    graded = scores.loc[(scores["status"] != "failed") & scores["latency_s"].notna(), ["task", "model", "latency_s"]]
+    graded = scores.loc[scores["status"].isin(("ok", "truncated")) & scores["latency_s"].notna(), ["task", "model", "latency_s"]]
     fig, style = _figure(figures, panel_size(len(figures.tasks)), title), styles(figures.runs)
     for ax, task in _panels(fig, figures.tasks):
         mine = graded[graded["task"] == task]

@@ -78,7 +78,8 @@ def money(value: float, currency: str | None) -> str:
 
 
 def tokens(value: float) -> str:
-    return DASH if _missing(value) else f"{value:,.0f}"
+    """A token count the server did not report reads "unknown": a dash or a 0 would pass for a figure."""
+    return "unknown" if _missing(value) else f"{value:,.0f}"
 
 
 def seconds(value: float) -> str:
@@ -174,6 +175,7 @@ def detail_table(figures: Figures) -> Table:
         "pass@k %": [pct(v) for v in s["pass_at_k"]],
         "maj@k %": [pct(v) for v in s["maj_at_k"]],
         "truncated %": [pct(v) for v in s["truncated_share"]],
+        "filtered %": [pct(v) for v in s["filtered_share"]],
         "failed %": [pct(v) for v in s["failed_share"]],
         "items": s["n_items"].astype(str),
         "k": s["k"].astype(str),
@@ -184,7 +186,8 @@ def detail_table(figures: Figures) -> Table:
         "detail", "Accuracy", title(figures, "Accuracy in detail, % (per variant and task)"), frame,
         (
             "pass@k: unbiased estimator from the k samples; maj@k: majority vote over normalised answers. "
-            "Truncated and failed are shares of all requests; the bootstrap resamples items.",
+            "Truncated, filtered (refused by the provider's content filter) and failed are shares of all requests, "
+            "filtered and failed left out of accuracy; the bootstrap resamples items.",
         ),
     )
 

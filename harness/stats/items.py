@@ -13,7 +13,8 @@ import pandas as pd
 
 GROUP_KEYS = ["model", "task"]
 ITEM_KEYS = [*GROUP_KEYS, "item_id"]
-STATUSES = frozenset({"ok", "truncated", "failed"})
+STATUSES = frozenset({"ok", "truncated", "filtered", "failed"})
+GRADED = ("ok", "truncated")
 BREAKDOWN_COLUMNS = ("subject", "level", "domain")
 
 _SCORE_COLUMNS = [*ITEM_KEYS, "sample", "status", "correct", "normalized"]
@@ -32,23 +33,25 @@ def available_breakdowns(scores: pd.DataFrame) -> list[str]:
 
 
 def graded_mask(scores: pd.DataFrame) -> pd.Series:
-    """Rows that produced a response; failed requests say nothing about the model."""
+    """Rows that produced an answer; failed requests, and items the provider's content filter
+    refused, say nothing about the model's ability."""
     unknown = set(scores["status"].dropna().unique()) - STATUSES
     if unknown or scores["status"].isna().any():
         found = sorted(map(str, unknown)) or "missing values"
         raise ValueError(f"status must be one of {sorted(STATUSES)}; found {found}")
-    return scores["status"] != "failed"
+    return scores["status"].isin(GRADED)
 
 
 def per_item(scores: pd.DataFrame) -> pd.DataFrame:
     """Collapse a scores frame to one row per (model, task, item_id).
 
     Columns: model, task, item_id, k (rows of the item, any status), n_samples (graded rows:
-    ok or truncated), n_correct, n_truncated, n_failed, accuracy (n_correct / n_samples, NaN
+    ok or truncated), n_correct, n_truncated, n_filtered, n_failed, accuracy (n_correct / n_samples, NaN
     when every sample failed), maj_correct (1.0/0.0, NaN when every sample failed), and the
     breakdown columns present in `scores` (their first non-null value per item).
 
-    Failed rows count in k and n_failed only: an API error is not a wrong answer.
+    Failed and filtered rows count in k and n_failed / n_filtered only: an API error or a
+    provider's refusal is not a wrong answer.
     """
     require_columns(scores, _SCORE_COLUMNS, "per_item")
     breakdowns = {c: (c, "first") for c in BREAKDOWN_COLUMNS if c in scores.columns}
@@ -58,13 +61,15 @@ def per_item(scores: pd.DataFrame) -> pd.DataFrame:
         _graded=graded,
         _correct=scores["correct"].eq(True) & graded,
         _truncated=scores["status"].eq("truncated"),
-        _failed=~graded,
+        _filtered=scores["status"].eq("filtered"),
+        _failed=scores["status"].eq("failed"),
     )
     items = frame.groupby(ITEM_KEYS, observed=True, sort=True).agg(
         k=("sample", "size"),
         n_samples=("_graded", "sum"),
         n_correct=("_correct", "sum"),
         n_truncated=("_truncated", "sum"),
+        n_filtered=("_filtered", "sum"),
         n_failed=("_failed", "sum"),
         **breakdowns,
     )

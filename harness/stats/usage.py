@@ -56,14 +56,18 @@ def usage_summary(scores: pd.DataFrame) -> pd.DataFrame:
 def throughput(scores: pd.DataFrame, wall_time_s: float) -> Throughput:
     """Requests and tokens per second of wall time for the rows given.
 
-    Every row counts as a request (a failed one took time too); tokens are those reported.
+    Every row counts as a request (a failed one took time too); tokens are those reported, and
+    the token rates are NaN when some answer came without usage.
     The caller chooses the rows and the wall time that belong together (one run, or one
     model when models ran one after another).
     """
     if wall_time_s <= 0:
         raise ValueError(f"wall_time_s must be positive, got {wall_time_s}")
     require_columns(scores, ["prompt_tokens", "completion_tokens"], "throughput")
-    completion = float(scores["completion_tokens"].sum())
+    answered = graded_mask(scores) if "status" in scores.columns else pd.Series(True, index=scores.index)
+    # An answer that came without usage (a server that sends none): a rate would undercount.
+    unknown = bool(scores.loc[answered, ["prompt_tokens", "completion_tokens"]].isna().any().any())
+    completion = float("nan") if unknown else float(scores["completion_tokens"].sum())
     total = completion + float(scores["prompt_tokens"].sum())
     return Throughput(
         requests=len(scores),
