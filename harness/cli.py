@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--time-scale", type=float, default=1.0, dest="time_scale", help="1.0 is real time")
     sim.add_argument("--log", type=Path, help="append one JSON line per request")
     sim.add_argument("--profiles", type=Path, help="per-variant profiles (default configs/simulator.yaml)")
+    sim.add_argument("--stream-usage", choices=["always", "when_asked"], default="always", dest="stream_usage",
+                     help="usage in every stream's last chunk (Z.ai; default), or only with stream_options.include_usage (vLLM, SGLang)")
+    sim.add_argument("--max-model-len", type=int, dest="max_model_len",
+                     help="a context limit as vLLM's: published in /v1/models, and longer requests refused with HTTP 400")
+    sim.add_argument("--reasoning-format", choices=["field", "think_tags"], default="field", dest="reasoning_format",
+                     help="reasoning in reasoning_content (default), or in <think> tags inside content (vLLM without a reasoning parser)")
     sim.set_defaults(func=cmd_sim)
 
     grade = sub.add_parser("grade", help="grade responses produced elsewhere (JSONL with response and gold)")
@@ -221,7 +227,8 @@ def cmd_sim(args: argparse.Namespace, console: Console) -> int:
         key = answer_key_for(args.tasks.split(","), args.data_dir)
     options = SimOptions(
         profiles_path=args.profiles or DEFAULT_PROFILES, api_key=os.environ.get(API_KEY_ENV) or "sim-key",
-        time_scale=args.time_scale, request_log=args.log,
+        time_scale=args.time_scale, request_log=args.log, stream_usage=args.stream_usage,
+        max_model_len=args.max_model_len, reasoning_format=args.reasoning_format,
     )
     serve(options, key, args.host, args.port)
     return 0

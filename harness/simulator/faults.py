@@ -17,6 +17,8 @@ Rate = Annotated[float, Field(ge=0, le=1)]
 FaultName = Literal[
     "http_429", "http_429_no_retry_after", "http_500", "http_502", "http_503",
     "drop", "slow", "malformed_json", "empty_choices", "content_filter",
+    "sensitive", "finish_error", "finish_abort", "finish_network_error", "stream_error_chunk", "no_finish_reason",
+    "zai_1113", "zai_1211", "zai_1301", "zai_1302", "zai_1303", "zai_1305", "cometapi_invalid_500",
 ]
 RATE_FIELDS: tuple[FaultName, ...] = get_args(FaultName)
 
@@ -40,6 +42,21 @@ class Faults(BaseModel):
     empty_choices: Rate = Field(0.0, description="a 200 with `choices: []` (a stream: one such chunk)")
     content_filter: Rate = Field(0.0, description="output cut half-way, "
                                  "finish_reason content_filter")
+    # The provider formats each fault below stands for are cited where server.py renders them.
+    sensitive: Rate = Field(0.0, description="output cut half-way, finish_reason sensitive (Z.ai, BigModel)")
+    finish_error: Rate = Field(0.0, description="output cut half-way, finish_reason error (OpenRouter, vLLM)")
+    finish_abort: Rate = Field(0.0, description="output cut half-way, finish_reason abort (vLLM, SGLang)")
+    finish_network_error: Rate = Field(0.0, description="output cut half-way, finish_reason network_error (Z.ai)")
+    stream_error_chunk: Rate = Field(0.0, description="a stream that sends an {\"error\": ...} chunk half-way, "
+                                     "then [DONE] (a non-streamed request: HTTP 500)")
+    no_finish_reason: Rate = Field(0.0, description="a stream that ends with [DONE] and never a finish_reason")
+    zai_1113: Rate = Field(0.0, description="HTTP 429, code 1113: insufficient balance")
+    zai_1211: Rate = Field(0.0, description="HTTP 400, code 1211: the model does not exist")
+    zai_1301: Rate = Field(0.0, description="HTTP 400, code 1301: unsafe or sensitive content")
+    zai_1302: Rate = Field(0.0, description="HTTP 429, code 1302: rate limit")
+    zai_1303: Rate = Field(0.0, description="HTTP 429, code 1303: concurrency limit")
+    zai_1305: Rate = Field(0.0, description="HTTP 429, code 1305: the model is overloaded")
+    cometapi_invalid_500: Rate = Field(0.0, description="HTTP 500 whose body says the request is invalid (CometAPI)")
     retry_after_s: int = Field(1, ge=0, description="Retry-After of the http_429 fault")
     slow_s: float = Field(30.0, ge=0)
     rpm_limit: int | None = Field(None, gt=0, description="requests per minute per API key")

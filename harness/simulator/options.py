@@ -41,6 +41,12 @@ class SimOptions:
     simulation would otherwise spend its CPU, and the client's, on events)."""
     request_log: Path | None = None
     faults: Faults = field(default_factory=Faults)
+    stream_usage: Literal["always", "when_asked"] = "always"
+    """'always': usage in the closing chunk of every stream (Z.ai, BigModel); 'when_asked': only
+    with stream_options.include_usage, in a last chunk with no choices (vLLM, SGLang, OpenAI)."""
+    max_model_len: int | None = None
+    """A context limit as vLLM's --max-model-len: published in /v1/models, and a request whose
+    prompt and max_tokens exceed it is refused with vLLM's 400."""
     fixed_latency: FixedLatency | None = None
 
     def __post_init__(self) -> None:

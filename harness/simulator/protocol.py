@@ -223,10 +223,16 @@ class ChunkEncoder:
         return (f'{self._head},"choices":[{{"index":0,"delta":{{{role}"{field}":{json.dumps(text)}}},'
                 f'"finish_reason":null}}]}}\n\n').encode()
 
-    def finish(self, finish_reason: str, usage: dict[str, Any]) -> bytes:
-        """The closing chunk; it carries the usage, as Z.ai's last chunk does."""
+    def finish(self, finish_reason: str, usage: dict[str, Any] | None) -> bytes:
+        """The closing chunk; with the usage, as Z.ai's last chunk does, or without (vLLM)."""
+        tail = f',"usage":{json.dumps(usage)}' if usage is not None else ""
         return (f'{self._head},"choices":[{{"index":0,"delta":{{}},'
-                f'"finish_reason":{json.dumps(finish_reason)}}}],"usage":{json.dumps(usage)}}}\n\n').encode()
+                f'"finish_reason":{json.dumps(finish_reason)}}}]{tail}}}\n\n').encode()
+
+    @staticmethod
+    def error(error: dict[str, Any]) -> bytes:
+        """An error event sent inside a 200 stream (the stream's [DONE] follows it)."""
+        return f"data: {json.dumps({'error': error})}\n\n".encode()
 
     def usage_only(self, usage: dict[str, Any]) -> bytes:
         """OpenAI's extra chunk for stream_options.include_usage: no choices, only usage."""

@@ -38,6 +38,31 @@ _SERVER_ERRORS: dict[str, tuple[int, str, str]] = {
     "http_503": (503, "The engine is currently overloaded, please try again later.",
                  "service_unavailable"),
 }
+# Z.ai's business errors: the HTTP status beside {"error": {"code": "<code>", "message": ...}}, the
+# code a string (docs.z.ai/api-reference/api-code; BigModel: docs.bigmodel.cn/cn/faq/api-code).
+_ZAI_ERRORS: dict[str, tuple[int, str, str]] = {
+    "zai_1113": (429, "1113", "Insufficient balance or no resource package. Please recharge."),
+    "zai_1211": (400, "1211", "Unknown Model, please check the model code."),
+    "zai_1301": (400, "1301", "System detected potentially unsafe or sensitive content in input or generation. "
+                              "Please avoid using prompts that may generate sensitive content."),
+    "zai_1302": (429, "1302", "Rate limit reached for requests"),
+    "zai_1303": (429, "1303", "High concurrency usage of this API, please reduce concurrency or contact customer "
+                              "service to increase limits"),
+    "zai_1305": (429, "1305", "The service may be temporarily overloaded, please try again later"),
+}
+# Answers that end early with the finish_reason the provider sends: "sensitive" (Z.ai, BigModel:
+# docs.z.ai/api-reference/llm/chat-completion, finish_reason), "network_error" (the same page),
+# "error" (OpenRouter's normalized finish reasons: openrouter.ai/docs/api-reference/overview),
+# "abort" (vLLM's FinishReason.ABORT: docs.vllm.ai, vllm/v1/engine/__init__.py; SGLang likewise).
+_CUT_SHORT: dict[str, str] = {
+    "content_filter": "content_filter",
+    "sensitive": "sensitive",
+    "finish_error": "error",
+    "finish_abort": "abort",
+    "finish_network_error": "network_error",
+}
+SIMULATOR_HEADER = "X-GLM-Eval-Simulator"
+"""Sent with every response, so that a client can tell the simulator from a real server."""
 
 
 def _json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
@@ -108,7 +133,10 @@ class Simulator:
             return self._unauthorized()
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "glm-eval-simulator"}
                 for name in self.profiles.variants]
-        return _json_response(200, {"object": "list", "data": data})
+        if self.options.max_model_len is not None:
+            for entry in data:  # where vLLM publishes its context limit (GET /v1/models)
+                entry["max_model_len"] = self.options.max_model_len
+        return _json_response(200, {"object": "list", "data": data, "glm_eval_simulator": True})
 
     async def get_faults(self, _request: web.Request) -> web.Response:
         return _json_response(200, self.faults.model_dump())
@@ -206,6 +234,27 @@ class Simulator:
         if fault in _SERVER_ERRORS:
             status, message, code = _SERVER_ERRORS[fault]
             return refuse(_json_response(status, error_body(message, "server_error", code)), fault)
+        if fault in _ZAI_ERRORS:
+            status, code, message = _ZAI_ERRORS[fault]
+            return refuse(_json_response(status, {"error": {"code": code, "message": message}}), fault)
+        if fault == "cometapi_invalid_500":
+            # CometAPI relays an upstream's validation error with HTTP 500 and an OpenAI-shaped body
+            # (api.cometapi.com/doc, error codes: "500 ... invalid request"), so retrying cannot pass.
+            return refuse(_json_response(500, error_body(
+                "Invalid request: the upstream rejected the request parameters (request id sim)",
+                "invalid_request_error", "invalid_request")), fault)
+        if fault == "stream_error_chunk" and not chat.stream:
+            return refuse(_json_response(500, error_body("The engine failed part-way.", "server_error", "internal_error")), fault)
+        limit = self.options.max_model_len
+        if limit is not None and chat.max_tokens is not None and chat.prompt_tokens + chat.max_tokens > limit:
+            # vLLM's wording and shape for a request that does not fit (vllm/entrypoints/openai/serving_engine.py).
+            return refuse(_json_response(400, {
+                "error": {
+                    "message": f"This model's maximum context length is {limit} tokens. However, you requested "
+                               f"{chat.prompt_tokens + chat.max_tokens} tokens ({chat.prompt_tokens} in the messages, "
+                               f"{chat.max_tokens} in the completion). Please reduce the length of the messages or completion.",
+                    "type": "BadRequestError", "param": None, "code": 400,
+                }}), "max_model_len")
 
         if self.options.fixed_latency is not None:
             plan = fixed_plan(chat, self.options.fixed_latency)
@@ -213,8 +262,8 @@ class Simulator:
             plan = self.responder.plan(chat, self.options.time_scale)
             if plan.item is None:
                 self.unknown_prompts += 1
-        if fault == "content_filter":
-            plan = plan.cut((len(plan.reasoning) + len(plan.content)) // 2, "content_filter")
+        if fault in _CUT_SHORT:
+            plan = plan.cut((len(plan.reasoning) + len(plan.content)) // 2, _CUT_SHORT[fault])
         entry.update(status=200, fault=fault, task=plan.task, item=plan.item, correct=plan.correct,
                      finish_reason=plan.finish_reason, unknown_prompt=plan.item is None
                      and self.options.fixed_latency is None)
@@ -287,12 +336,24 @@ class Simulator:
         if fault == "malformed_json" and events:
             due, data = events[0]
             events[0] = (due, data[: len(data) // 2] + b"\n\n")
-        if fault == "drop":
+        if fault in ("drop", "stream_error_chunk"):
             events = events[: len(events) // 2]
         closing = b""
-        if fault not in ("drop", "empty_choices"):
-            usage = self._usage(chat, plan)
-            closing = encoder.finish(plan.finish_reason, usage)
+        usage = self._usage(chat, plan)
+        if fault == "stream_error_chunk":
+            # Once the 200 is out, vLLM and SGLang report a failure as a `data: {"error": ...}` event and
+            # then [DONE] (vllm/entrypoints/openai/serving_chat.py); OpenRouter likewise sends an error
+            # chunk (openrouter.ai/docs/api-reference/streaming, "errors during streaming").
+            closing = encoder.error({"message": "The engine failed part-way through the request.",
+                                     "type": "InternalServerError", "param": None, "code": 500})
+        elif fault == "no_finish_reason":
+            closing = encoder.usage_only(usage) if chat.include_usage else b""
+        elif fault not in ("drop", "empty_choices"):
+            # Z.ai sends usage in the closing chunk of every stream (docs.z.ai/api-reference/llm/chat-completion);
+            # vLLM and SGLang only when asked, in a last chunk with no choices
+            # (docs.vllm.ai/en/latest/serving/openai_compatible_server.html, stream_options).
+            every = self.options.stream_usage == "always"
+            closing = encoder.finish(plan.finish_reason, usage if every else None)
             if chat.include_usage:
                 closing += encoder.usage_only(usage)
         shift = self.faults.slow_s if fault == "slow" else 0.0  # a slow answer moves every event later
@@ -333,10 +394,30 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@web.middleware
+async def _mark(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Label every response as the simulator's (its scores are not measurements), and answer an
+    unknown path with a web page, as the web server in front of a hosted API does: the client
+    must tell "wrong base URL" apart from an API error."""
+    try:
+        response = await handler(request)
+    except web.HTTPNotFound:
+        response = web.Response(status=404, content_type="text/html",
+                                text="<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>")
+    if not response.prepared:
+        response.headers[SIMULATOR_HEADER] = "1"
+    return response
+
+
+async def _mark_stream(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[SIMULATOR_HEADER] = "1"
+
+
 def make_app(options: SimOptions, answer_key: Sequence[KeyItem]) -> web.Application:
     """The simulator as an aiohttp application (profiles are loaded, and checked, here)."""
     sim = Simulator(options, answer_key)
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_mark])
+    app.on_response_prepare.append(_mark_stream)
     app.on_startup.append(sim.open_log)
     app.on_cleanup.append(sim.close_log)
     for prefix in ("/v1", "/api/paas/v4"):
