@@ -35,6 +35,7 @@ from harness.judge import SAMPLING, Judge, JudgeJob, equivalence_job, letter_job
 from harness.judge import apply as judge_apply
 from harness.paths import RESULTS
 from harness.plan import Job, Plan, build_plan
+from harness.preflight import check_ids, fit_max_tokens, read_models
 from harness.progress import ProgressView
 from harness.regrade import verdict_fields
 from harness.config import load_models
@@ -56,8 +57,10 @@ class RunResult:
     exit_code: int
 
 
-def prepare(spec: RunSpec, allow_builtin_sample: bool = False) -> tuple[Plan, str | None]:
-    """Everything that can refuse a run, done before anything is sent. Returns the plan and the key."""
+def prepare(spec: RunSpec, allow_builtin_sample: bool = False, check_server: bool = False) -> tuple[Plan, str | None]:
+    """Everything that can refuse a run, done before anything is sent. Returns the plan and the key.
+    `check_server` reads the server's /models first where the provider asks for it (local and
+    generic servers): the ids it serves, and max_tokens fitted to the context it publishes."""
     provider = resolve_provider(spec.provider, spec.base_url, spec.api_key_env)
     configs = load_models()
     for variant in spec.models:
@@ -79,6 +82,14 @@ def prepare(spec: RunSpec, allow_builtin_sample: bool = False) -> tuple[Plan, st
         raise UserError(f"no task could be loaded: {'; '.join(skipped.values())}")
     samples = {task_id: spec.samples_for(task_id, task.spec.samples) for task_id, task in tasks.items()}
     plan = build_plan(provider, spec.models, configs, tasks, samples, spec.sampling, spec.seed)
+    if check_server and provider.config.preflight and not spec.cache_only:
+        server = read_models(provider.config.base_url, api_key, provider.config.api_key_env)
+        check_ids(server, plan.model_ids)
+        max_tokens, note = fit_max_tokens(server, list(plan.model_ids.values()), spec.sampling.max_tokens, plan.longest_prompt_bytes())
+        if note is not None:
+            plan = build_plan(provider, spec.models, configs, tasks, samples, spec.sampling.model_copy(update={"max_tokens": max_tokens}), spec.seed)
+            plan.notes.append(note)
+        plan.server = server.summary()
     plan.skipped = skipped
     return plan, api_key
 
@@ -117,7 +128,9 @@ def store_path(spec: RunSpec) -> Path:
 
 
 def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_sample: bool = False) -> RunResult:
-    plan, api_key = prepare(spec, allow_builtin_sample)
+    plan, api_key = prepare(spec, allow_builtin_sample, check_server=True)
+    for note in plan.notes:
+        console.print(f"[yellow]note[/yellow]: {note}")
     for task_id, task in plan.tasks.items():
         if task.provenance.get("note"):
             console.print(f"[yellow]note[/yellow]: {task_id}: {task.provenance['note']}")
@@ -498,6 +511,8 @@ def _manifest(
             "requests_filtered": outcome.filtered,
             **totals,
         },
+        "server": plan.server,
+        "notes": plan.notes,
         "stopped_models": outcome.fatal,
         "stopped_by": outcome.stopped_by,
         "skipped_tasks": plan.skipped,

@@ -44,6 +44,14 @@ class Plan:
     model_ids: dict[str, str]
     jobs: list[Job]
     skipped: dict[str, str] = field(default_factory=dict)  # task -> why it could not be loaded (offline demo)
+    server: dict[str, Any] | None = None  # what the server's /models said, when it was read first
+    notes: list[str] = field(default_factory=list)  # changes made to fit the server, said and recorded
+
+    def longest_prompt_bytes(self) -> int:
+        """UTF-8 length of the longest prompt of the plan (its messages' text)."""
+        first = next(iter(self.model_ids), None)
+        return max((len("".join(m["content"] for m in self.prompt(j).messages).encode()) for j in self.jobs
+                    if j.sample == 0 and j.model == first), default=0)
 
     def item(self, job: Job) -> Item:
         return self.tasks[job.task].items[job.item_index]

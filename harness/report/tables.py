@@ -134,7 +134,7 @@ def accuracy_table(figures: Figures) -> Table:
         (
             "Accuracy is avg@k: the mean over each item's samples, then over items. The interval is a normal "
             "interval over items (samples of one item are not independent), clipped to [0, 100]. Failed requests "
-            "are left out; truncated answers count as wrong.",
+            "and items the provider's content filter refused are left out; truncated answers count as wrong.",
         ),
     )
 
