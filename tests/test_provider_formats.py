@@ -11,6 +11,7 @@ rerun sends exactly what has no usable answer.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -172,7 +173,9 @@ def test_a_context_limit_is_read_first_and_max_tokens_capped_saying_so(mirror: P
     m = manifest(tmp_path / "r")
     assert m["sampling"]["max_tokens"] < 4096 and m["server"]["max_model_len"]["glm-4.5"] == 4096
     assert any("capped" in n for n in m["notes"])
-    assert all(r["max_tokens"] == m["sampling"]["max_tokens"] for r in map(json.loads, (log.read_text().splitlines())))
+    with sqlite3.connect(tmp_path / "s.sqlite") as db:
+        sent = [json.loads(r[0])["max_tokens"] for r in db.execute("SELECT request FROM responses")]
+    assert sent == [m["sampling"]["max_tokens"]] * 4 and all(r["status"] == "ok" for r in samples(tmp_path / "r"))
 
 
 def test_a_too_large_max_tokens_400_without_preflight_stops_the_model_with_the_flag(mirror: Path, tmp_path: Path, capsys):
