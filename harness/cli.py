@@ -7,6 +7,7 @@ regression; 2 bad input (named with its fix, before anything is sent); 130 inter
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -61,6 +62,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-only", dest="cache_only", action="store_const", const=True,
                    help="replay: use only responses already in the store and send nothing (a missing one is an error naming it)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, its token and cost estimate, and send nothing")
+    p.add_argument("--probe", action="store_const", const=True,
+                   help="first send `glm-eval probe`'s few requests per variant, print what they found and record it in the manifest")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("results/demo"))
     demo.add_argument("--data-dir", type=Path, dest="data_dir")
     demo.set_defaults(func=cmd_demo)
+
+    probe = sub.add_parser("probe", help="a few cheap requests per variant: what the provider honours and sends back",
+                           description="Per variant: does the key work and the model id exist, are thinking on and off honoured, "
+                                       "which field carries the reasoning, do usage and reasoning tokens come back (streamed and not), "
+                                       "the context limit where the server publishes it, the time to first token.")
+    probe.add_argument("--provider", help="a preset from configs/providers.yaml")
+    probe.add_argument("--base-url", help="an OpenAI-compatible server (alone: model names are sent as given)")
+    probe.add_argument("--api-key-env", help="the environment variable holding the key")
+    probe.add_argument("--models", help="comma-separated variants (default: every variant the provider offers)")
+    probe.add_argument("--json", type=Path, dest="json_out", help="also write the findings to this JSON file")
+    probe.set_defaults(func=cmd_probe)
 
     sim = sub.add_parser("sim", help="serve the simulated OpenAI-compatible endpoint")
     sim.add_argument("--host", default="127.0.0.1")
@@ -211,6 +225,38 @@ def _finish(run_dir: Path, console: Console, write: bool = True) -> None:
     files = write_figures(figures, default_folder(figures.runs)) if write else []
     print_summary(figures, console, files[0].parent if files else None)
     console.print(f"samples: {run_dir / 'samples.jsonl'}  manifest: {run_dir / 'manifest.json'}")
+
+
+def cmd_probe(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from harness.config import load_models
+    from harness.probe import as_manifest, print_probe, probe
+    from harness.providers import GENERIC, resolve_provider
+    from harness.simproc import DEFAULT_SIM_KEY, simulator
+    from harness.tasks import data_dir_from_env
+
+    provider = resolve_provider(args.provider, args.base_url, args.api_key_env)
+    models = load_models()
+    if args.models:
+        variants = [m.strip() for m in args.models.split(",") if m.strip()]
+    elif provider.name == GENERIC:
+        raise UserError("say which models to probe on this server: --models NAME[,NAME] (the ids its /models lists)")
+    else:
+        variants = [name for name, m in models.items() if provider.name in m.ids]
+    model_ids = {v: provider.model_id(v, models) for v in variants}
+    key = provider.api_key()
+    if provider.simulated:
+        key = key or DEFAULT_SIM_KEY
+    with contextlib.ExitStack() as stack:
+        base_url = provider.config.base_url
+        if provider.simulated and args.base_url is None:
+            base_url = stack.enter_context(simulator(["math500"], data_dir_from_env(None), 0.001, key))
+        found = probe(provider, base_url, key, model_ids)
+    print_probe(found, f"{provider.name} ({base_url})" + (" (SIMULATED)" if provider.simulated else ""), console)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(as_manifest(found), indent=2) + "\n", encoding="utf-8")
+    return 0 if all(p.thinking_on.ok and p.whole.ok for p in found) else 1
 
 
 def cmd_sim(args: argparse.Namespace, console: Console) -> int:

@@ -35,6 +35,7 @@ class Completion:
     reasoning_tokens: int | None
     ttft_s: float | None
     latency_s: float
+    reasoning_field: str | None = None  # where the reasoning came: reasoning_content, reasoning, or <think> tags
 
     @property
     def filtered(self) -> bool:
@@ -266,6 +267,7 @@ def _from_message(data: Any, started: float) -> Completion:
     content, reasoning = split_reasoning(message.get("content") or "", _reasoning_of(message))
     prompt, completion, reasoning_tokens = _usage(data.get("usage"))
     return Completion(
+        reasoning_field=_field_of(message, reasoning),
         content=content,
         reasoning=reasoning,
         finish_reason=choice.get("finish_reason"),
@@ -283,6 +285,7 @@ async def _streamed(response: aiohttp.ClientResponse, started: float) -> Complet
     finish_reason: str | None = None
     usage: Any = None
     ttft: float | None = None
+    field: str | None = None
     done = False
     async for payload in _sse_data(response):
         if payload == b"[DONE]":
@@ -303,6 +306,7 @@ async def _streamed(response: aiohttp.ClientResponse, started: float) -> Complet
                 content.append(piece)
             if thought:
                 reasoning.append(thought)
+                field = field or _field_of(delta, thought)
             if ttft is None and (piece or thought):
                 ttft = time.perf_counter() - started
             if choice.get("finish_reason"):
@@ -314,6 +318,7 @@ async def _streamed(response: aiohttp.ClientResponse, started: float) -> Complet
     text, thoughts = split_reasoning("".join(content), "".join(reasoning))
     prompt, completion, reasoning_tokens = _usage(usage)
     return Completion(
+        reasoning_field=field or ("<think> tags" if thoughts else None),
         content=text,
         reasoning=thoughts,
         finish_reason=finish_reason,
@@ -362,6 +367,13 @@ def _first_choice(data: Any) -> dict[str, Any]:
 
 def _reasoning_of(part: dict[str, Any]) -> str:
     return part.get("reasoning_content") or part.get("reasoning") or ""
+
+
+def _field_of(part: dict[str, Any], reasoning: str) -> str | None:
+    for name in ("reasoning_content", "reasoning"):
+        if part.get(name):
+            return name
+    return "<think> tags" if reasoning else None
 
 
 def split_reasoning(content: str, reasoning: str) -> tuple[str, str]:

@@ -36,6 +36,7 @@ from harness.judge import apply as judge_apply
 from harness.paths import RESULTS
 from harness.plan import Job, Plan, build_plan
 from harness.preflight import check_ids, fit_max_tokens, read_models
+from harness.probe import as_manifest, print_probe, probe
 from harness.progress import ProgressView
 from harness.regrade import verdict_fields
 from harness.config import load_models
@@ -158,6 +159,12 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
                 opened[provider.identity] = endpoints.enter_context(_endpoint(provider, plan, spec, key, run_dir))
             return opened[provider.identity]
 
+        probed: dict[str, Any] | None = None
+        if spec.probe and not spec.cache_only:
+            address = endpoint(plan.provider, api_key)
+            found = probe(plan.provider, address[0], address[1], plan.model_ids)
+            print_probe(found, plan.provider.name + (" (SIMULATED)" if plan.provider.simulated else ""), console)
+            probed = as_manifest(found)
         wall_start = time.monotonic()
         outcome = Outcome()
         grading = _Grading(plan, endpoints.enter_context(GradingPool()))
@@ -176,6 +183,8 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
             totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged)
             manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
             manifest["pricing"] = {"preset": pricing(spec, plan.provider)[1]}
+            if probed is not None:
+                manifest["probe"] = probed
             if budget is not None:
                 manifest["budget"] = budget.summary()
             if judge is not None:

@@ -216,3 +216,39 @@ def test_a_web_page_from_a_preset_without_preflight_stops_the_run_after_one_answ
         assert main(run_args(url.removesuffix("/v1"), tmp_path, mirror, "--concurrency", "1", limit=6)) == 1
     err = capsys.readouterr().err
     assert "web page" in err and "--base-url" in err
+
+
+def test_probe_reports_what_the_server_does(mirror: Path, tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("GLM_EVAL_SIM_KEY", "sim-key")
+    out = tmp_path / "probe.json"
+    with simulator(["math500"], mirror, 0.001, "sim-key", options=["--stream-usage", "when_asked", "--max-model-len", "8192",
+                                                                  "--reasoning-format", "think_tags"]) as url:
+        code = main(["probe", "--base-url", url, "--api-key-env", "GLM_EVAL_SIM_KEY", "--models", "glm-4.5,tiny", "--json", str(out)])
+    assert code == 1, "a model id the server lacks is a failed probe"
+    found = json.loads(out.read_text())
+    good = found["glm-4.5"]["findings"]
+    assert good["answers"] == "yes" and good["listed in /models"] == "yes" and good["context"] == "8,192"
+    assert good["reasoning field"] == "<think> tags" and good["usage, streamed"] == "yes"
+    assert good["reasoning tokens"] == "not counted", "think tags come with no reasoning-token breakdown"
+    assert found["tiny"]["findings"]["answers"].startswith("no: HTTP 404")
+    assert "glm-4.5" in capsys.readouterr().out
+
+
+def test_probe_sees_usage_missing_from_streams_when_not_asked(mirror: Path, tmp_path: Path, monkeypatch):
+    presets = load_providers()
+    presets["simulated"] = presets["simulated"].model_copy(update={"stream_usage": False})
+    monkeypatch.setattr("harness.providers.load_providers", lambda: presets)
+    out = tmp_path / "probe.json"
+    with simulator(["math500"], mirror, 0.001, "sim-key", options=["--stream-usage", "when_asked"]) as url:
+        assert main(["probe", "--provider", "simulated", "--base-url", url, "--models", "glm-4.5", "--json", str(out)]) == 0
+    findings = json.loads(out.read_text())["glm-4.5"]["findings"]
+    assert findings["usage, streamed"] == "NO" and findings["usage, whole"] == "yes"
+    assert findings["thinking on"] == "reasoning" and findings["thinking off"] == "no reasoning"
+
+
+def test_a_run_that_probes_first_records_it_in_the_manifest(sim, mirror: Path, tmp_path: Path):
+    url, log = sim
+    assert main(run_args(url, tmp_path, mirror, "--probe", limit=2)) == 0
+    probe = manifest(tmp_path / "r")["probe"]["glm-4.5"]
+    assert probe["findings"]["answers"] == "yes" and probe["thinking_on"]["ok"]
+    assert len(log_rows(log)) == 2 + 3, "three probe requests, then the run's two"
