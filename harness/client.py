@@ -199,6 +199,15 @@ async def _check_status(response: aiohttp.ClientResponse, key_env: str) -> None:
             status,
             whole_run=True,
         )
+    if status in (404, 405) and not _api_error(text):
+        # Not the API's error but the web framework's ({"detail": "Not Found"} from vLLM's FastAPI for
+        # an unknown path): the address, not the model, is wrong.
+        raise Fatal(
+            f"HTTP {status}: {response.url} is not a chat-completions endpoint; the base URL is probably missing its "
+            f"path (such as /v1, or /api/paas/v4 for Z.ai and BigModel); check --base-url",
+            status,
+            whole_run=True,
+        )
     message, code, kind = _error_fields(text)
     detail = f" ({message[:200]})" if message else ""
     known = PROVIDER_CODES.get(code or "")
@@ -230,6 +239,15 @@ async def _body_text(response: aiohttp.ClientResponse) -> str:
         return (await response.read()).decode(errors="replace")
     except (aiohttp.ClientError, asyncio.TimeoutError):
         return ""
+
+
+def _api_error(text: str) -> bool:
+    """Whether a body is an API's error: OpenAI's {"error": ...}, or vLLM's older {"object": "error", ...}."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and ("error" in data or data.get("object") == "error" or "message" in data)
 
 
 def _error_fields(text: str) -> tuple[str, str | None, str | None]:

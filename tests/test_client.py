@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from aiohttp import web
 
-from harness.client import ChatClient, Fatal, Retryable, split_reasoning
+from harness.client import ChatClient, Fatal, Filtered, Retryable, split_reasoning
 
 def run(reply: Callable[[], web.Response | list[bytes | float]], body, timeout_s: float = 5.0, stream_usage: bool = True):
     """Send `body` to a server that answers with `reply()`: a Response, or SSE bytes written in
@@ -149,3 +149,78 @@ def test_proxy_comes_from_the_environment_and_no_proxy_is_honoured(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
     assert _env_proxy("https://api.z.ai/api/paas/v4/chat/completions") == "http://proxy.example:3128"
     assert _env_proxy("http://127.0.0.1:8000/v1/chat/completions") is None
+
+
+# Bodies as the providers send them: Z.ai's {"error": {"code": "<text>"}} (docs.z.ai/api-reference/api-code),
+# vLLM 0.32's as seen from a real server (tests/vllm), CometAPI's invalid-request 500, a framework's 404.
+@pytest.mark.parametrize(
+    "status, body, kind, words",
+    [
+        (429, {"error": {"code": "1113", "message": "Insufficient balance or no resource package. Please recharge."}}, "run", "recharge the account"),
+        (400, {"error": {"code": "1211", "message": "Unknown Model, please check the model code."}}, "model", "check --models"),
+        (400, {"error": {"code": "1301", "message": "unsafe or sensitive content"}}, "filtered", "flagged the content"),
+        (429, {"error": {"code": "1303", "message": "High concurrency"}}, "retry", "concurrency limit"),
+        (429, {"error": {"code": "1305", "message": "overloaded"}}, "retry", "overloaded"),
+        (404, {"error": {"message": "The model `glm-4.5` does not exist. Valid aliases: tiny.", "type": "NotFoundError", "param": "model", "code": 404}},
+         "model", "check --models"),
+        (400, {"error": {"message": "max_tokens=81920 cannot be greater than max_model_len=4096. Please request fewer output tokens.",
+                         "type": "BadRequestError", "param": "max_tokens", "code": 400}}, "model", "lower --max-tokens"),
+        (500, {"error": {"message": "Invalid request: bad parameters", "type": "invalid_request_error"}}, "model", "the request is invalid"),
+        (404, {"detail": "Not Found"}, "run", "missing its path"),
+        (500, {"error": {"message": "EngineCore encountered an issue.", "type": "InternalServerError", "param": None, "code": 500}}, "retry", "EngineCore"),
+    ],
+    ids=["zai-1113", "zai-1211", "zai-1301", "zai-1303", "zai-1305", "vllm-404-model", "vllm-400-max-tokens",
+         "cometapi-500-invalid", "framework-404", "vllm-500-engine"],
+)
+def test_provider_error_bodies_decide_what_happens(status, body, kind, words):
+    with pytest.raises((Fatal, Filtered, Retryable)) as caught:
+        run(json_reply(status, body), {"stream": False})
+    exc = caught.value
+    got = ("retry" if isinstance(exc, Retryable) else "filtered" if isinstance(exc, Filtered)
+           else "run" if exc.whole_run else "model")
+    assert (got, words in str(exc)) == (kind, True), str(exc)
+
+
+def test_html_from_a_wrong_path_stops_the_run_but_a_gateway_page_is_retried():
+    page = lambda status: lambda: web.Response(status=status, text="<html><body>Not here</body></html>", content_type="text/html")
+    with pytest.raises(Fatal) as caught:
+        run(page(404), {"stream": False})
+    assert caught.value.whole_run and "missing its path" in str(caught.value)
+    with pytest.raises(Fatal):
+        run(page(200), {"stream": True})
+    with pytest.raises(Retryable):
+        run(page(502), {"stream": False})
+
+
+@pytest.mark.parametrize("reason", ["error", "abort", "network_error"])
+def test_in_band_finish_reasons_are_retryable_streamed_and_not(reason):
+    with pytest.raises(Retryable, match=reason):
+        run(lambda: [sse(delta(content="half an"), delta(finish_reason=reason))], {"stream": True})
+    message = {"choices": [{"index": 0, "message": {"content": "half"}, "finish_reason": reason}]}
+    with pytest.raises(Retryable, match=reason):
+        run(json_reply(200, message), {"stream": False})
+
+
+def test_an_error_chunk_or_a_missing_finish_reason_is_never_an_answer():
+    with pytest.raises(Retryable, match="part-way"):
+        run(lambda: [sse(delta(content="4"), {"error": {"message": "engine died", "code": 500}})], {"stream": True})
+    with pytest.raises(Retryable, match="without a finish reason"):
+        run(lambda: [sse(delta(content="4"))], {"stream": True})
+
+
+def test_sensitive_is_an_answer_marked_filtered():
+    c = run(lambda: [sse(delta(content="partial"), delta(finish_reason="sensitive"))], {"stream": True})
+    assert c.filtered and c.finish_reason == "sensitive"
+
+
+def test_vllm_reasoning_field_and_usage_only_chunk_as_a_real_server_sends_them():
+    # vLLM 0.32 with --reasoning-parser qwen3 and include_usage, as recorded from a real server.
+    events = sse(delta(role="assistant", content=""), delta(reasoning="let me"), delta(finish_reason="length"),
+                 {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 4, "completion_tokens_details": {"reasoning_tokens": 2}}})
+    c = run(lambda: [events], {"stream": True})
+    assert (c.reasoning, c.reasoning_field, c.completion_tokens, c.reasoning_tokens) == ("let me", "reasoning", 4, 2)
+
+
+def test_usage_is_not_asked_for_where_the_provider_takes_no_stream_options():
+    c = run(lambda: [EVENTS], {"stream": True}, stream_usage=False)
+    assert c.completion_tokens == 30
