@@ -18,9 +18,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from harness.simproc import simulator
 
 from conftest import MAX_MODEL_LEN, REPO, SERVED, glm_eval, kill, vllm_server
+
+pytestmark = pytest.mark.vllm  # not part of `make test`: `make test-vllm` runs these
 
 
 def run_args(url: str, tmp: Path, mirror: Path, *extra: str, limit: int = 4, out: str = "r") -> list[str]:
