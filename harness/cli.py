@@ -180,7 +180,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     spec = run_spec_from(args)
     if args.dry_run:
-        plan, _ = evaluate.prepare(spec)
+        plan, _ = evaluate.prepare(spec, need_key=False)
         book, preset = evaluate.pricing(spec, plan.provider)
         summary.print_plan(plan, evaluate.store_path(spec), console, book, preset)
         return 0

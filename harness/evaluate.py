@@ -35,7 +35,7 @@ from harness.judge import SAMPLING, Judge, JudgeJob, equivalence_job, letter_job
 from harness.judge import apply as judge_apply
 from harness.paths import RESULTS
 from harness.plan import Job, Plan, build_plan
-from harness.preflight import check_ids, fit_max_tokens, read_models
+from harness.preflight import check_ids, fit_max_tokens, read_models, says_simulated
 from harness.probe import as_manifest, print_probe, probe
 from harness.progress import ProgressView
 from harness.regrade import verdict_fields
@@ -58,15 +58,18 @@ class RunResult:
     exit_code: int
 
 
-def prepare(spec: RunSpec, allow_builtin_sample: bool = False, check_server: bool = False) -> tuple[Plan, str | None]:
+def prepare(
+    spec: RunSpec, allow_builtin_sample: bool = False, check_server: bool = False, need_key: bool = True
+) -> tuple[Plan, str | None]:
     """Everything that can refuse a run, done before anything is sent. Returns the plan and the key.
     `check_server` reads the server's /models first where the provider asks for it (local and
-    generic servers): the ids it serves, and max_tokens fitted to the context it publishes."""
+    generic servers): the ids it serves, and max_tokens fitted to the context it publishes.
+    `need_key` is False for a plan that sends nothing (--dry-run)."""
     provider = resolve_provider(spec.provider, spec.base_url, spec.api_key_env)
     configs = load_models()
     for variant in spec.models:
         provider.model_id(variant, configs)  # an unknown model fails here, before any data is read
-    api_key = None if spec.cache_only else provider.api_key()  # a replay sends nothing, so needs no key
+    api_key = provider.api_key() if need_key and not spec.cache_only else None  # a replay or a dry run sends nothing
     data_dir = data_dir_from_env(spec.data_dir)
     tasks: dict[str, Task] = {}
     skipped: dict[str, str] = {}
@@ -152,11 +155,14 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         if spec.cache_only and missing:
             _missing_error(plan, missing, store.path)
         opened: dict[str, tuple[str, str | None]] = {}
+        simulated_servers: set[str] = set()
 
         def endpoint(provider: Provider, key: str | None) -> tuple[str, str | None]:
             """Each provider's address, a simulator started at most once for the run."""
             if provider.identity not in opened:
-                opened[provider.identity] = endpoints.enter_context(_endpoint(provider, plan, spec, key, run_dir))
+                opened[provider.identity] = address = endpoints.enter_context(_endpoint(provider, plan, spec, key, run_dir))
+                if provider.simulated or says_simulated(*address):
+                    simulated_servers.add(provider.identity)
             return opened[provider.identity]
 
         probed: dict[str, Any] | None = None
@@ -183,6 +189,11 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
             totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged)
             manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
             manifest["pricing"] = {"preset": pricing(spec, plan.provider)[1]}
+            if simulated_servers - {plan.provider.identity} or (plan.server or {}).get("simulated"):
+                simulated_servers.add(plan.provider.identity)  # a judge on the simulator makes the verdicts simulated too
+            if plan.provider.identity in simulated_servers and not plan.provider.simulated:
+                manifest["simulated"] = True
+                manifest["simulated_because"] = "the server says it is glm-eval's simulator (X-GLM-Eval-Simulator)"
             if probed is not None:
                 manifest["probe"] = probed
             if budget is not None:

@@ -102,3 +102,19 @@ def fit_max_tokens(server: ServerModels, model_ids: list[str], max_tokens: int, 
         f"answers longer than that are truncated (pass --max-tokens to choose another value, or restart the server "
         f"with a larger --max-model-len)"
     )
+
+
+def says_simulated(base_url: str, api_key: str | None) -> bool:
+    """Whether the server at `base_url` says it is glm-eval's simulator (its header, or its
+    /models): a run reached with --base-url is marked SIMULATED from what the server says, not
+    from the name it was given. Any failure is "no": a real provider need not answer /models."""
+    request = urllib.request.Request(base_url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            if response.headers.get("X-GLM-Eval-Simulator"):
+                return True
+            return json.loads(response.read()).get("glm_eval_simulator") is True
+    except urllib.error.HTTPError as exc:
+        return bool(exc.headers.get("X-GLM-Eval-Simulator"))
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -252,3 +252,20 @@ def test_a_run_that_probes_first_records_it_in_the_manifest(sim, mirror: Path, t
     probe = manifest(tmp_path / "r")["probe"]["glm-4.5"]
     assert probe["findings"]["answers"] == "yes" and probe["thinking_on"]["ok"]
     assert len(log_rows(log)) == 2 + 3, "three probe requests, then the run's two"
+
+
+def test_a_simulator_reached_by_base_url_is_marked_simulated_from_what_it_says(sim, mirror: Path, tmp_path: Path, monkeypatch):
+    url, _ = sim
+    monkeypatch.setenv("GLM_EVAL_SIM_KEY", "sim-key")
+    args = ["run", "--base-url", url, "--api-key-env", "GLM_EVAL_SIM_KEY", "--models", "glm-4.5", "--tasks", "math500",
+            "--limit", "2", "--samples", "1", "--data-dir", str(mirror), "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "r")]
+    assert main(args) == 0
+    m = manifest(tmp_path / "r")
+    assert m["simulated"] is True and "X-GLM-Eval-Simulator" in m["simulated_because"]
+    assert "SIMULATED" in (tmp_path / "r" / "report" / "summary.md").read_text()
+
+
+def test_dry_run_needs_no_api_key(mirror: Path, monkeypatch, capsys):
+    monkeypatch.delenv("ZAI_API_KEY", raising=False)
+    assert main(["run", "--provider", "zai", "--models", "glm-4.5", "--tasks", "math500", "--limit", "2", "--data-dir", str(mirror), "--dry-run"]) == 0
+    assert "ZAI_API_KEY" not in capsys.readouterr().err
