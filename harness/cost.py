@@ -31,10 +31,11 @@ from pydantic import (
 )
 
 from harness.config import load
+from harness.paths import PRICES
 from harness.errors import UserError
 from harness.stats.items import GROUP_KEYS, graded_mask, require_columns
 
-DEFAULT_PRICES = Path(__file__).resolve().parent.parent / "configs" / "prices.yaml"
+DEFAULT_PRICES = PRICES
 UNPRICED = "unpriced"
 _PER_TOKEN = 1e-6
 
