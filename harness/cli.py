@@ -270,7 +270,9 @@ def cmd_sim(args: argparse.Namespace, console: Console) -> int:
         lines = args.answer_key.read_text(encoding="utf-8").splitlines()
         key = [KeyItem(**json.loads(line)) for line in lines if line.strip()]
     else:
-        key = answer_key_for(args.tasks.split(","), args.data_dir)
+        from harness.tasks import data_dir_from_env
+
+        key = answer_key_for(args.tasks.split(","), data_dir_from_env(args.data_dir))
     options = SimOptions(
         profiles_path=args.profiles or DEFAULT_PROFILES, api_key=os.environ.get(API_KEY_ENV) or "sim-key",
         time_scale=args.time_scale, request_log=args.log, stream_usage=args.stream_usage,

@@ -30,6 +30,8 @@ LETTERS = "ABCD"
 SUBSET_SALT = "glm-eval-subset"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 BUILTIN_SAMPLE = Path(__file__).parent / "data" / "sample_math.jsonl"
+SAMPLE_TASK = "math_sample"
+"""The built-in sample's own task id: it is not MATH-500, so it is never named or compared as such."""
 
 
 class DatasetSource(Strict):
@@ -206,10 +208,17 @@ def load_spec(name: str) -> tuple[TaskSpec, Path]:
 
 
 def data_dir_from_env(given: Path | None) -> Path | None:
+    """The mirror folder: --data-dir, else GLM_EVAL_DATA_DIR, else None (the hub). A folder the
+    user named that does not exist is an error, never a silent fall back to the hub or the sample."""
     if given is not None:
-        return given
-    env = os.environ.get("GLM_EVAL_DATA_DIR")
-    return Path(env) if env else None
+        source, path = "--data-dir", given
+    elif os.environ.get("GLM_EVAL_DATA_DIR"):
+        source, path = "GLM_EVAL_DATA_DIR", Path(os.environ["GLM_EVAL_DATA_DIR"])
+    else:
+        return None
+    if not path.is_dir():
+        raise UserError(f"{source} {path}: no such folder; give the mirror folder laid out <hub-id>/<file> (e.g. ../shared/data)")
+    return path
 
 
 def load_task(
@@ -226,8 +235,10 @@ def load_task(
     except UserError:
         if not (allow_builtin_sample and spec.id == "math500"):
             raise
+        spec = spec.model_copy(update={"id": SAMPLE_TASK, "description": "20 MATH-style problems that ship with glm-eval"})
         rows, provenance = _read_file(BUILTIN_SAMPLE), {
             "source": "built-in sample",
+            "instead_of": "math500",
             "note": "20 MATH-style problems written for glm-eval (not MATH-500): neither the hub nor a mirror was reachable",
             "file": str(BUILTIN_SAMPLE.name),
         }

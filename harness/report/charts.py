@@ -94,12 +94,14 @@ def accuracy_chart(figures: Figures, folder: Path) -> Chart:
     ax.set_ylabel("Accuracy (%)")
     ax.grid(axis="y", **GRID)
     ax.set_axisbelow(True)
+    compared = any(task in published for task in tasks)  # a task with no published figure gets no line, nor a legend for one
     extra = [Line2D([], [], color="black", linestyle=(0, (4, 2)), linewidth=1.4,
-                    label=f"published {figures.reference.model}\n({figures.reference.source.publisher}, as published)")]
+                    label=f"published {figures.reference.model}\n({figures.reference.source.publisher}, as published)")] if compared else []
     _legend(fig, figures, style, extra)
-    return _save(fig, folder, "accuracy", "Accuracy", title,
-                 "Dots are avg@k accuracy, whiskers the 95% interval over items; the dashed line is the published "
-                 f"{figures.reference.model} figure ({figures.reference.source.cite()}).")
+    caption = "Dots are avg@k accuracy, whiskers the 95% interval over items"
+    if compared:
+        caption += f"; the dashed line is the published {figures.reference.model} figure ({figures.reference.source.cite()})"
+    return _save(fig, folder, "accuracy", "Accuracy", title, caption + ".")
 
 
 def accuracy_vs_cost_chart(figures: Figures, folder: Path) -> Chart:

@@ -21,7 +21,7 @@ from harness.report.runs import SIMULATED, Run
 
 DASH = "–"
 BREAKDOWN_NAMES = {"subject": "subject", "level": "difficulty level", "domain": "domain"}
-TASK_NAMES = {"math500": "MATH-500", "aime24": "AIME 2024", "aime25": "AIME 2025", "gpqa_diamond": "GPQA-Diamond"}
+TASK_NAMES = {"math_sample": "MATH-style sample (built in)", "math500": "MATH-500", "aime24": "AIME 2024", "aime25": "AIME 2025", "gpqa_diamond": "GPQA-Diamond"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,44 @@
+"""What a new user meets first (issue 14): honest labels for the built-in sample, and a folder the
+user named that does not exist is an error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.simproc import simulator
+from harness.tasks import SAMPLE_TASK, load_task
+
+
+def test_the_built_in_sample_is_its_own_task_never_math500(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("GLM_EVAL_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    task = load_task("math500", None, allow_builtin_sample=True)
+    assert task.id == SAMPLE_TASK and task.provenance["instead_of"] == "math500" and len(task.items) == 20
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    summary = (tmp_path / "demo" / "report" / "summary.md").read_text()
+    assert "MATH-style sample (built in)" in summary
+    assert "| MATH-500" not in summary and "published 98.2" not in summary
+    rows = [json.loads(line) for line in (tmp_path / "demo" / "samples.jsonl").read_text().splitlines()]
+    assert {r["task"] for r in rows} == {SAMPLE_TASK}
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_a_misspelt_data_dir_is_an_error_not_a_fallback(tmp_path: Path, monkeypatch, capsys, how: str):
+    missing = tmp_path / "no-such-mirror"
+    args = ["demo", "--out", str(tmp_path / "demo")]
+    if how == "flag":
+        args += ["--data-dir", str(missing)]
+    else:
+        monkeypatch.setenv("GLM_EVAL_DATA_DIR", str(missing))
+    assert main(args) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_sim_reads_the_mirror_from_glm_eval_data_dir(mirror: Path, monkeypatch):
+    monkeypatch.setenv("GLM_EVAL_DATA_DIR", str(mirror))
+    with simulator(["aime24"], None, 0.001, "sim-key") as url:  # no --data-dir: the environment names the mirror
+        assert url.startswith("http://127.0.0.1:")
