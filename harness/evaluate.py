@@ -173,7 +173,8 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
             probed = as_manifest(found)
         wall_start = time.monotonic()
         outcome = Outcome()
-        grading = _Grading(plan, endpoints.enter_context(GradingPool()))
+        pool = endpoints.enter_context(GradingPool())
+        grading = _Grading(plan, pool)
         if missing:
             work: dict[str, list[Job]] = {model: [] for model in plan.model_ids}
             for job in missing:
@@ -182,6 +183,12 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
             outcome = _send(plan.provider, endpoint(plan.provider, api_key), work, plan.body, store, spec, console, budget, on_stored=grading.submit)
         wall_s = time.monotonic() - wall_start
         verdicts = grading.finish(store)
+        if pool.broken is not None:
+            raise ProviderError(
+                f"grading failed: {pool.broken}. The answers are all in the store {store.path}. A script that runs glm-eval "
+                f"must start it under `if __name__ == \"__main__\":` (the grading workers are new processes that import it); "
+                f"then run the same command again, which grades the stored answers and sends nothing"
+            )
         judged: dict[str, dict[str, Any]] = {}
         if judge is not None:
             judged = _judge(plan, judge, verdicts, store, endpoint(judge.provider, judge.api_key), spec, console)

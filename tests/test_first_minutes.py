@@ -42,3 +42,21 @@ def test_sim_reads_the_mirror_from_glm_eval_data_dir(mirror: Path, monkeypatch):
     monkeypatch.setenv("GLM_EVAL_DATA_DIR", str(mirror))
     with simulator(["aime24"], None, 0.001, "sim-key") as url:  # no --data-dir: the environment names the mirror
         assert url.startswith("http://127.0.0.1:")
+
+
+def test_a_grading_pool_that_cannot_start_fails_the_run(mirror: Path, tmp_path: Path):
+    """A script without a `__main__` guard: the grading workers re-run it as they start, and fail.
+    Before, every math verdict became an error scored wrong and the run exited 0."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import sys\nfrom harness.cli import main\n"
+        f"sys.exit(main(['run', '--provider', 'simulated', '--models', 'glm-4.5', '--tasks', 'math500', '--limit', '3', "
+        f"'--samples', '1', '--data-dir', {str(mirror)!r}, '--out', {str(tmp_path / 'r')!r}, '--store', {str(tmp_path / 's.sqlite')!r}, "
+        f"'--no-report']))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert 'if __name__ == "__main__":' in done.stderr and "grading failed" in done.stderr

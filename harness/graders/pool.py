@@ -250,6 +250,12 @@ class GradingPool:
             results[i] = future.result()
         return results  # type: ignore[return-value]  # every slot is filled above
 
+    @property
+    def broken(self) -> str | None:
+        """Why the pool cannot grade at all (its workers could not start), else None: every
+        verdict it gave is then an error, not a grade, and the run must not pass for one."""
+        return self._broken
+
     async def grade(self, case: GradeCase) -> Verdict:
         """Grade one case without blocking the event loop."""
         return await asyncio.wrap_future(self.submit(case))
