@@ -60,3 +60,13 @@ def test_a_grading_pool_that_cannot_start_fails_the_run(mirror: Path, tmp_path: 
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert 'if __name__ == "__main__":' in done.stderr and "grading failed" in done.stderr
+
+
+def test_unverified_prices_are_marked_in_the_tables(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("GLM_EVAL_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    summary = (tmp_path / "demo" / "report" / "summary.md").read_text()
+    marked = {line.split("|")[1].strip() for line in summary.splitlines() if line.startswith("| glm-") and "†" in line}
+    assert marked == {"glm-4.5-airx", "glm-4.5-flash"}, "the two rows configs/prices.yaml calls unverified, and only they"
+    assert "† the price is unverified" in summary

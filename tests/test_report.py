@@ -121,7 +121,8 @@ def test_cost_per_variant_priced_as_cometapi_for_a_simulated_run(report):
     for variant in table.index:
         total = cost.run_cost(scores[scores["model"] == variant], book, "cometapi")
         assert table.loc[variant, "priced as"] == "cometapi"
-        assert table.loc[variant, "cost, all tasks"] == f"{total.cost:.2f} USD"
+        mark = " †" if book.presets["cometapi"].models[variant].unverified else ""  # marked as the price file marks it
+        assert table.loc[variant, "cost, all tasks"] == f"{total.cost:.2f} USD{mark}"
     md = files(written)["summary.md"].read_text()
     assert "token counts are priced as cometapi" in md and "unverified" in md
 

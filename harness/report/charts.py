@@ -123,6 +123,9 @@ def accuracy_vs_cost_chart(figures: Figures, folder: Path) -> Chart:
             xlabel += f"; not shown, price unknown: {', '.join(unknown)}"
         if (c["cost_per_request"] == 0).any():
             xlabel += "; free variants at the left edge"
+        doubtful = [display_label(figures, label) for label in figures.labels if label in figures.costs.unverified]
+        if doubtful:
+            xlabel += f"\nhollow, and off the frontier: price unverified ({', '.join(doubtful)}; see the price file)"
     else:
         u = figures.usage
         x = {(m, t): v for m, t, v in zip(u["model"], u["task"], u["completion_tokens_mean"])}
@@ -134,16 +137,17 @@ def accuracy_vs_cost_chart(figures: Figures, folder: Path) -> Chart:
         positive = [value for value in mine.values() if value > 0]
         edge = min(positive) / 3 if positive else 1.0
         placed = {key: value if value > 0 else edge for key, value in mine.items()}
-        points = _scatter(ax, figures, task, placed, style)
+        doubtful_labels = figures.costs.unverified if priced else frozenset()
+        points = _scatter(ax, figures, task, placed, style, hollow=doubtful_labels)
         for (label, _), value in mine.items():
             if value == 0:
                 row = figures.summary[(figures.summary["model"] == label) & (figures.summary["task"] == task)]
                 ax.annotate("free", (edge, 100 * float(row["accuracy"].iloc[0])), xytext=(0, -14),
                             textcoords="offset points", ha="center", fontsize=8)
-        frontier = _pareto(points)
+        frontier = _pareto([p for label, p in points.items() if label not in doubtful_labels]) or [(np.nan, np.nan)]
         ax.plot(*zip(*frontier), color="#555555", linestyle=(0, (5, 3)), linewidth=1.2, marker="o", markersize=15,
                 markerfacecolor="none", markeredgecolor="#555555", zorder=1)
-        _log_axis(ax, [p[0] for p in points])
+        _log_axis(ax, [p[0] for p in points.values()])
         _panel_axes(ax, task)
     fig.supxlabel(xlabel, fontsize=10)
     extra = [Line2D([], [], color="#555555", linestyle=(0, (5, 3)), linewidth=1.2, marker="o", markersize=11,
@@ -260,25 +264,30 @@ def _panels(fig: Figure, tasks: tuple[str, ...]) -> list[tuple[Axes, str]]:
     return [(fig.add_subplot(rows, columns, i + 1), task) for i, task in enumerate(tasks)]
 
 
-def _scatter(ax: Axes, figures: Figures, task: str, x: dict[tuple[str, str], float], style: dict[str, Style]) -> list[tuple[float, float]]:
-    """Accuracy (with whiskers) against `x` for every label on `task`; returns the points drawn."""
+def _scatter(
+    ax: Axes, figures: Figures, task: str, x: dict[tuple[str, str], float], style: dict[str, Style], hollow: frozenset[str] = frozenset()
+) -> dict[str, tuple[float, float]]:
+    """Accuracy (with whiskers) against `x` for every label on `task`; returns the points drawn,
+    by label. Labels in `hollow` are drawn hollow: their x is doubtful (an unverified price)."""
     s = figures.summary
-    points = []
+    points = {}
     for label in figures.labels:
         row = s[(s["model"] == label) & (s["task"] == task)]
         value = x.get((label, task), np.nan)
         if row.empty or not np.isfinite(value) or value <= 0:
             continue
-        _dots(ax, np.array([value]), row, style[label])
-        points.append((value, 100 * float(row["accuracy"].iloc[0])))
+        _dots(ax, np.array([value]), row, style[label], hollow=label in hollow)
+        points[label] = (value, 100 * float(row["accuracy"].iloc[0]))
     return points
 
 
-def _dots(ax: Axes, xs: np.ndarray, rows: pd.DataFrame, style: Style) -> None:
+def _dots(ax: Axes, xs: np.ndarray, rows: pd.DataFrame, style: Style, hollow: bool = False) -> None:
     acc = 100 * rows["accuracy"].to_numpy(dtype=float)
     low, high = 100 * rows["ci_low"].to_numpy(dtype=float), 100 * rows["ci_high"].to_numpy(dtype=float)
     ax.errorbar(xs, acc, yerr=[acc - low, high - acc], fmt=style.marker, color=style.colour, markersize=7,
-                markeredgecolor="black", markeredgewidth=0.6, ecolor=style.colour, elinewidth=1.6, capsize=3.5, zorder=3)
+                markerfacecolor="white" if hollow else style.colour,
+                markeredgecolor=style.colour if hollow else "black", markeredgewidth=1.4 if hollow else 0.6,
+                ecolor=style.colour, elinewidth=1.6, capsize=3.5, zorder=3)
 
 
 def _pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -33,6 +33,7 @@ class Costs:
     by_task: pd.DataFrame
     totals: pd.DataFrame
     notes: tuple[str, ...]
+    unverified: frozenset[str] = frozenset()  # labels priced with a row the price file marks unverified
 
     @property
     def available(self) -> bool:
@@ -48,7 +49,7 @@ def price_runs(runs: Runs, prices: Path = cost.DEFAULT_PRICES, price_as: str | N
         book = cost.load_prices(prices)
     except cost.PriceError as error:
         return Costs(pd.DataFrame(columns=COST_COLUMNS), pd.DataFrame(columns=TOTAL_COLUMNS), (f"The price file cannot be used: {error}",))
-    by_task, totals, unverified = [], [], set()
+    by_task, totals, unverified, unverified_labels = [], [], set(), set()
     for run in runs.runs:
         preset = price_as or run.manifest.get("spec", {}).get("price_as") or (SIMULATED_PRESET if run.simulated else None)
         try:
@@ -69,8 +70,10 @@ def price_runs(runs: Runs, prices: Path = cost.DEFAULT_PRICES, price_as: str | N
                 price = book.presets[name].models.get(variant) if name in book.presets else None
                 if price is not None and (price.unverified or book.presets[name].unverified):
                     unverified.add(f"{variant} ({name})")
+                    unverified_labels.add(runs.label(run, variant))
     by_task = pd.concat(by_task, ignore_index=True)[COST_COLUMNS]
-    return Costs(by_task, pd.DataFrame(totals, columns=TOTAL_COLUMNS), _notes(runs, by_task, unverified, prices, book))
+    notes = _notes(runs, by_task, unverified, prices, book)
+    return Costs(by_task, pd.DataFrame(totals, columns=TOTAL_COLUMNS), notes, frozenset(unverified_labels))
 
 
 def _notes(runs: Runs, by_task: pd.DataFrame, unverified: set[str], prices: Path, book: cost.PriceBook) -> tuple[str, ...]:

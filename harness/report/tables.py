@@ -210,9 +210,10 @@ def per_task_table(figures: Figures) -> Table:
              "streamed token; failed requests are left out."]
     if figures.costs.available:
         rows = [costs.loc[key] if key in costs.index else None for key in zip(u["model"], u["task"])]
-        frame["cost per 1,000 answers"] = [_cost_of(r, "cost_per_request", 1000) for r in rows]
-        frame["cost per correct answer"] = [_cost_of(r, "cost_per_correct") for r in rows]
-        notes.append("Cost priced as in the table above.")
+        mark = [" †" if m in figures.costs.unverified else "" for m in u["model"]]
+        frame["cost per 1,000 answers"] = [_cost_of(r, "cost_per_request", 1000) + d for r, d in zip(rows, mark)]
+        frame["cost per correct answer"] = [_cost_of(r, "cost_per_correct") + d for r, d in zip(rows, mark)]
+        notes.append("Cost priced as in the table above" + ("; † the price is unverified (see the price file)." if any(mark) else "."))
     frame = in_report_order(figures, frame, u["model"])
     return Table("per_task", "Cost, tokens and latency", title(figures, "Tokens, latency and cost per answer"), frame, tuple(notes))
 
@@ -225,13 +226,14 @@ def cost_totals_table(figures: Figures) -> Table:
     frame = pd.DataFrame({
         "variant": [display_label(figures, m) for m in t["model"]],
         "priced as": t["priced_as"],
-        "cost, all tasks": [_cost(v, cur, p) for v, cur, p in zip(t["cost"], t["currency"], t["priced_as"])],
+        "cost, all tasks": [_cost(v, cur, p) + (" †" if m in figures.costs.unverified else "")
+                            for m, v, cur, p in zip(t["model"], t["cost"], t["currency"], t["priced_as"])],
         "correct answers": t["n_correct"].astype(str),
         "per correct answer": [_cost(v, cur, p) for v, cur, p in zip(t["cost_per_correct"], t["currency"], t["priced_as"])],
     })
     frame = in_report_order(figures, frame, t["model"])
-    return Table("cost_totals", "Cost, tokens and latency", title(figures, "Cost per variant, all its tasks"), frame,
-                 figures.costs.notes)
+    notes = figures.costs.notes + (("† The price is unverified: read its cost as a guess.",) if figures.costs.unverified else ())
+    return Table("cost_totals", "Cost, tokens and latency", title(figures, "Cost per variant, all its tasks"), frame, notes)
 
 
 def breakdown_table(figures: Figures, breakdown: Breakdown) -> Table:
