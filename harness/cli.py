@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from harness import __version__
-from harness.errors import UserError
+from harness.errors import UserError, exit_status
 
 DEMO_MODELS = ["glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-flash"]
 
@@ -314,8 +314,9 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     from harness.graders.jsonl import grade_file
 
-    if not args.file.exists():
-        raise UserError(f"{args.file}: no such file")
+    if not args.file.is_file():
+        what = "a folder" if args.file.is_dir() else "no such file"
+        raise UserError(f"{args.file}: {what}; give a JSONL file, one {{\"response\", \"gold\"}} object per line")
     try:
         graded, correct = grade_file(args.file, args.grader, args.out)
     except ValueError as exc:
@@ -452,14 +453,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace, Console], int] = args.func
     try:
         return func(args, console)
-    except UserError as exc:
-        if args.debug:
+    except (Exception, KeyboardInterrupt) as exc:
+        status = exit_status(exc)
+        if status is None or (args.debug and not isinstance(exc, KeyboardInterrupt)):
             raise
-        print(f"glm-eval: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("glm-eval: interrupted; every answer received so far is in the store: run the same command again to resume", file=sys.stderr)
-        return 130
+        code, line = status
+        print(f"glm-eval: {'error: ' if code != 130 else ''}{line}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

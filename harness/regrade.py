@@ -40,7 +40,11 @@ def regrade(run_dir: Path) -> tuple[int, list[Change]]:
     manifest_path = run_dir / results.MANIFEST
     if not manifest_path.exists():
         raise UserError(f"{run_dir} is not a run folder (no {results.MANIFEST}); give the folder a run wrote")
+    if not (run_dir / results.SAMPLES).is_file():
+        raise UserError(f"{run_dir} has no {results.SAMPLES}: nothing to regrade; give the folder `glm-eval run --out DIR` wrote")
     manifest = results.read_manifest(run_dir)
+    if not isinstance(manifest.get("tasks"), dict):
+        raise UserError(f"{manifest_path} records no tasks, so their graders are unknown; give the folder a run wrote")
     graders = {task: info.get("grader") for task, info in manifest["tasks"].items()}
     rows = [json.loads(line) for line in (run_dir / results.SAMPLES).read_text(encoding="utf-8").splitlines() if line.strip()]
     graded = [row for row in rows if row["status"] in GRADED_STATUSES]

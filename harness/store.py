@@ -78,6 +78,13 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        if path.is_file() and path.stat().st_size == 0:
+            # SQLite would take an empty file for a new store, and every answer would be bought again.
+            raise UserError(
+                f"the response store {path} is empty (0 bytes): it was truncated, or is not a store. If it should hold "
+                f"answers, restore it from a copy (a {path.name}-wal file beside it may still hold the latest ones); "
+                f"to start a new store, move it away or give another --store"
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
@@ -86,6 +93,12 @@ class Store:
             # per answer; a killed run loses nothing it had committed.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise UserError(
+                f"the response store {path} is damaged ({exc}). Recover what can be read with "
+                f"`sqlite3 {path} .recover | sqlite3 recovered.sqlite` and pass --store recovered.sqlite, "
+                f"or move it away to start a new store"
+            ) from None
         except (sqlite3.Error, OSError) as exc:
             raise UserError(f"cannot open the response store {path} ({exc}); check the folder is writable") from None
 
@@ -233,8 +246,11 @@ class StoreLock:
         self._file: IO[str] | None = None
 
     def __enter__(self) -> StoreLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot create the response store in {self.path.parent} ({exc.strerror}); give a writable --store") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

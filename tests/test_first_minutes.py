@@ -70,3 +70,54 @@ def test_unverified_prices_are_marked_in_the_tables(tmp_path: Path, monkeypatch)
     marked = {line.split("|")[1].strip() for line in summary.splitlines() if line.startswith("| glm-") and "†" in line}
     assert marked == {"glm-4.5-airx", "glm-4.5-flash"}, "the two rows configs/prices.yaml calls unverified, and only they"
     assert "† the price is unverified" in summary
+
+
+def _run(mirror: Path, out: Path, store: Path) -> list[str]:
+    return ["run", "--provider", "simulated", "--models", "glm-4.5", "--tasks", "math500", "--limit", "2", "--samples", "1",
+            "--data-dir", str(mirror), "--store", str(store), "--out", str(out), "--no-report"]
+
+
+def test_an_empty_or_damaged_store_is_refused_with_how_to_recover(mirror: Path, tmp_path: Path, capsys):
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    assert main(_run(mirror, tmp_path / "a", empty)) == 2
+    assert "is empty (0 bytes)" in capsys.readouterr().err and empty.stat().st_size == 0, "refused, and left as it was"
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(b"not a database, " * 400)
+    assert main(_run(mirror, tmp_path / "b", damaged)) == 2
+    assert ".recover" in capsys.readouterr().err
+
+
+def test_an_unwritable_store_is_one_line(mirror: Path, tmp_path: Path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the store's folder should be")
+    assert main(_run(mirror, tmp_path / "a", blocker / "s.sqlite")) == 2
+    assert "give a writable --store" in capsys.readouterr().err
+
+
+def test_regrade_grade_and_report_refuse_what_they_cannot_read(mirror: Path, tmp_path: Path, capsys):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{}")
+    assert main(["regrade", str(folder)]) == 2 and "no samples.jsonl" in capsys.readouterr().err
+    assert main(["grade", str(folder), "--grader", "math"]) == 2 and "a folder" in capsys.readouterr().err
+    assert main(_run(mirror, tmp_path / "r", tmp_path / "s.sqlite")) == 0
+    samples = tmp_path / "r" / "samples.jsonl"
+    samples.write_text(samples.read_text().replace('"status": "ok"', '"status": "weird"'))
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "r")]) == 2 and "status weird" in capsys.readouterr().err
+
+
+def test_sim_on_a_busy_port_or_with_broken_profiles_is_one_line(tmp_path: Path, mirror: Path, capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sim", "--port", str(port), "--data-dir", str(mirror)]) == 2
+    assert "give another --port" in capsys.readouterr().err
+    profiles = tmp_path / "bad.yaml"
+    profiles.write_text("variants: [\n")
+    assert main(["sim", "--port", "0", "--profiles", str(profiles), "--data-dir", str(mirror)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import pandas as pd
 
 from harness import results
 from harness.errors import UserError
+from harness.stats.items import STATUSES
 
 SIMULATED = "SIMULATED"
 SIMULATED_NOTE = "scores from glm-eval's simulated endpoint (a test double), not measurements of the real models"
@@ -55,6 +56,13 @@ def load_run(path: Path) -> Run:
         raise UserError(f"{path}: cannot read the run ({error})") from None
     if scores.empty:
         raise UserError(f"{path}/{results.SAMPLES} has no samples")
+    unknown = sorted(set(scores["status"].dropna().astype(str)) - STATUSES)
+    if unknown or scores["status"].isna().any():
+        found = ", ".join(unknown) or "missing values"
+        raise UserError(
+            f"{path}/{results.SAMPLES}: status {found} is not one of {', '.join(sorted(STATUSES))}; the file was edited "
+            f"or written by another version of glm-eval: rerun with --cache-only to write it again from the store"
+        )
     return Run(path, str(manifest.get("run_id") or path.name), manifest, scores)
 
 

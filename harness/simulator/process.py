@@ -6,6 +6,8 @@ import asyncio
 import signal
 from typing import Callable, Sequence
 
+from harness.errors import UserError
+
 from .key import KeyItem
 from .options import SimOptions
 from .server import start_server
@@ -20,7 +22,10 @@ def serve(options: SimOptions, answer_key: Sequence[KeyItem], host: str = "127.0
     """Run until SIGINT or SIGTERM. Once listening, calls ready(port), or prints the READY line."""
 
     async def main() -> None:
-        runner, bound = await start_server(options, answer_key, host, port)
+        try:
+            runner, bound = await start_server(options, answer_key, host, port)
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); give another --port, or --port 0 for a free one") from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -12,10 +12,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness.errors import UserError
+
 DEFAULT_TASK = "default"
 
 
-class ProfileError(ValueError):
+class ProfileError(UserError, ValueError):
     """A profiles file that cannot be used; the message names the file and the field."""
 
 
