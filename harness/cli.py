@@ -184,13 +184,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         book, preset = evaluate.pricing(spec, plan.provider)
         summary.print_plan(plan, evaluate.store_path(spec), console, book, preset)
         return 0
-    result = evaluate.execute(spec, sys.argv[1:], console)
-    _finish(result.run_dir, console, write=not args.no_report)
-    return result.exit_code
+    from harness.api import run_spec
+
+    return run_spec(spec, sys.argv[1:], console, report=not args.no_report).exit_code
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    from harness import evaluate
+    from harness.api import run_spec
     from harness.config import validate
     from harness.runspec import RunSpec
 
@@ -209,22 +209,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         fields["data_dir"] = args.data_dir
     spec = validate(fields, RunSpec, "demo")
     console.print("[bold]glm-eval demo[/bold]: five GLM-4.5 variants against the SIMULATED endpoint (offline; scores are not measurements)")
-    result = evaluate.execute(spec, sys.argv[1:], console, allow_builtin_sample=True)
-    _finish(result.run_dir, console)
-    return result.exit_code
-
-
-def _finish(run_dir: Path, console: Console, write: bool = True) -> None:
-    """The end of a run: its report written, the summary table printed, and where both are; the
-    run's samples are read once for both."""
-    from harness.report import default_folder, print_summary, write_figures
-    from harness.report.figures import collect
-    from harness.report.runs import load_runs
-
-    figures = collect(load_runs([run_dir]))
-    files = write_figures(figures, default_folder(figures.runs)) if write else []
-    print_summary(figures, console, files[0].parent if files else None)
-    console.print(f"samples: {run_dir / 'samples.jsonl'}  manifest: {run_dir / 'manifest.json'}")
+    return run_spec(spec, sys.argv[1:], console, allow_builtin_sample=True).exit_code
 
 
 def cmd_probe(args: argparse.Namespace, console: Console) -> int:

@@ -121,3 +121,16 @@ def test_sim_on_a_busy_port_or_with_broken_profiles_is_one_line(tmp_path: Path, 
     profiles.write_text("variants: [\n")
     assert main(["sim", "--port", "0", "--profiles", str(profiles), "--data-dir", str(mirror)]) == 2
     assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_the_python_api_runs_an_evaluation_and_returns_its_tables(mirror: Path, tmp_path: Path):
+    """The README's example, as written there (with the test's folders)."""
+    from harness import api
+
+    results = api.run(provider="simulated", models="glm-4.5,glm-4.5-air", tasks=["math500"], limit=6, samples=1,
+                      data_dir=mirror, out=tmp_path / "r", store=tmp_path / "s.sqlite", report=False)
+    assert results.complete and results.report is None and results.manifest["simulated"] is True
+    assert len(results.samples) == 12 and set(results.summary["model"]) == {"glm-4.5", "glm-4.5-air"}
+    assert results.summary["accuracy"].between(0, 1).all()
+    with pytest.raises(TypeError, match="unknown setting"):
+        api.run(provider="simulated", modles="glm-4.5", tasks=["math500"])
