@@ -78,8 +78,11 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        if path.is_file() and path.stat().st_size == 0:
-            # SQLite would take an empty file for a new store, and every answer would be bought again.
+        wal = path.with_name(path.name + "-wal")
+        if path.is_file() and path.stat().st_size == 0 and not (wal.is_file() and wal.stat().st_size > 0):
+            # SQLite would take an empty file for a new store, and every answer would be bought again. A
+            # store is never empty once opened (the schema is checkpointed into it below); before that
+            # its answers may live only in the -wal file, which SQLite reads back.
             raise UserError(
                 f"the response store {path} is empty (0 bytes): it was truncated, or is not a store. If it should hold "
                 f"answers, restore it from a copy (a {path.name}-wal file beside it may still hold the latest ones); "
@@ -93,6 +96,7 @@ class Store:
             # per answer; a killed run loses nothing it had committed.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file holds the schema from now on: never 0 bytes
         except sqlite3.DatabaseError as exc:
             raise UserError(
                 f"the response store {path} is damaged ({exc}). Recover what can be read with "

@@ -92,8 +92,10 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
 
 
 def _count_rows(store: Path) -> int:
+    if not store.exists():  # connecting would create an empty file, which the run rightly refuses as a store
+        return 0
     try:
-        with sqlite3.connect(store) as db:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
             return db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
     except sqlite3.Error:
         return 0
