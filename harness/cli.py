@@ -62,6 +62,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-only", dest="cache_only", action="store_const", const=True,
                    help="replay: use only responses already in the store and send nothing (a missing one is an error naming it)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, its token and cost estimate, and send nothing")
+    p.add_argument("--resend-filtered", dest="resend_filtered", action="store_const", const=True,
+                   help="send again the items a provider's content filter refused (kept and not sent again otherwise)")
     p.add_argument("--probe", action="store_const", const=True,
                    help="first send `glm-eval probe`'s few requests per variant, print what they found and record it in the manifest")
 

@@ -146,7 +146,7 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
     _writable(run_dir)
     started = datetime.now(timezone.utc)
     with StoreLock(store_path(spec), ["glm-eval", *argv]), Store(store_path(spec)) as store, contextlib.ExitStack() as endpoints:
-        stored = store.usable_keys(job.key for job in plan.jobs)
+        stored = store.usable_keys((job.key for job in plan.jobs), spec.resend_filtered)
         missing = [job for job in plan.jobs if job.key not in stored]
         console.print(
             f"{len(plan.jobs)} requests planned; {len(stored)} already stored, {len(missing)} to send "
@@ -236,7 +236,8 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
     if totals["filtered"]:
         print(
             f"glm-eval: {totals['filtered']} of {totals['samples']} samples were refused by the provider's content filter "
-            f"(status 'filtered' in samples.jsonl); they are left out of accuracy, kept in the store and not sent again",
+            f"(status 'filtered' in samples.jsonl); they are left out of accuracy, kept in the store and not sent again "
+            f"(--resend-filtered tries them once more)",
             file=sys.stderr,
         )
     for name in ("prompt_tokens", "completion_tokens"):

@@ -41,6 +41,7 @@ class RunSpec(Strict):
     max_cost: float | None = Field(default=None, gt=0, description="stop sending once the spend (worst case in flight) would pass this")
     price_as: str | None = Field(default=None, description="a preset of configs/prices.yaml to price the run with")
     cache_only: bool = Field(default=False, description="replay: use only stored responses, send nothing")
+    resend_filtered: bool = Field(default=False, description="send again the items a content filter refused")
     probe: bool = Field(default=False, description="probe the provider first (glm-eval probe) and record it in the manifest")
     judge: str | None = Field(default=None, description="PROVIDER:MODEL (or MODEL on the run's provider) that reads answers")
     judge_fallback: bool = Field(default=False, description="ask the judge when the math rules say 'different'")

@@ -119,23 +119,27 @@ class Store:
         """Commit one response now (autocommit): nothing after this can lose it."""
         _insert(self._db, [response])
 
-    def usable_keys(self, keys: Iterable[str]) -> set[str]:
+    def usable_keys(self, keys: Iterable[str], resend_filtered: bool = False) -> set[str]:
         """Which of `keys` already have an outcome worth keeping: an answer, or the provider's
-        content filter (the same request would be refused again); failed requests are sent again."""
+        content filter (the same request would be refused again, unless `resend_filtered` asks to
+        try); failed requests are sent again."""
+        kept = (OK,) if resend_filtered else KEPT
         found: set[str] = set()
         batch: list[str] = []
         for key in keys:
             batch.append(key)
             if len(batch) == 500:
-                found |= self._usable(batch)
+                found |= self._usable(batch, kept)
                 batch = []
         if batch:
-            found |= self._usable(batch)
+            found |= self._usable(batch, kept)
         return found
 
-    def _usable(self, batch: list[str]) -> set[str]:
-        marks = ",".join("?" * len(batch))
-        rows = self._db.execute(f"SELECT key FROM responses WHERE status IN (?, ?) AND key IN ({marks})", [*KEPT, *batch])
+    def _usable(self, batch: list[str], kept: tuple[str, ...]) -> set[str]:
+        rows = self._db.execute(
+            f"SELECT key FROM responses WHERE status IN ({','.join('?' * len(kept))}) AND key IN ({','.join('?' * len(batch))})",
+            [*kept, *batch],
+        )
         return {r[0] for r in rows}
 
     def get_many(self, keys: list[str]) -> Iterator[StoredResponse]:

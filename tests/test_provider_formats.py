@@ -82,6 +82,10 @@ def test_content_flagged_is_its_own_status_and_the_model_goes_on(sim, mirror: Pa
     sent = len(log_rows(log))
     assert main(run_args(url, tmp_path, mirror, name="again", limit=12)) == 1
     assert len(log_rows(log)) == sent, "a flagged item is kept, not bought again"
+    set_faults(url)
+    assert main(run_args(url, tmp_path, mirror, "--resend-filtered", name="resent", limit=12)) == 0
+    assert len(log_rows(log)) - sent == len(flagged), "--resend-filtered sends the flagged items and nothing else"
+    assert all(r["status"] == "ok" for r in samples(tmp_path / "resent"))
 
 
 def test_filtered_share_is_shown_beside_truncated_and_failed(sim, mirror: Path, tmp_path: Path):
