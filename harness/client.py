@@ -193,21 +193,11 @@ async def _check_status(response: aiohttp.ClientResponse, key_env: str) -> None:
     if _is_html(response) or text.lstrip().startswith("<"):
         if status >= 500:  # a gateway's error page (502/503/504 from a proxy in front): transient
             raise Retryable(f"HTTP {status} (an HTML error page from a gateway)", retry_after=_retry_after(response.headers.get("retry-after")))
-        raise Fatal(
-            f"HTTP {status}: {response.url} answered with a web page, not the chat-completions API; "
-            f"the base URL is probably missing its path (such as /v1, or /api/paas/v4 for Z.ai and BigModel); check --base-url",
-            status,
-            whole_run=True,
-        )
+        raise _wrong_address(status, f"{response.url} answered with a web page, not the chat-completions API")
     if status in (404, 405) and not _api_error(text):
         # Not the API's error but the web framework's ({"detail": "Not Found"} from vLLM's FastAPI for
         # an unknown path): the address, not the model, is wrong.
-        raise Fatal(
-            f"HTTP {status}: {response.url} is not a chat-completions endpoint; the base URL is probably missing its "
-            f"path (such as /v1, or /api/paas/v4 for Z.ai and BigModel); check --base-url",
-            status,
-            whole_run=True,
-        )
+        raise _wrong_address(status, f"{response.url} is not a chat-completions endpoint")
     message, code, kind = _error_fields(text)
     detail = f" ({message[:200]})" if message else ""
     known = PROVIDER_CODES.get(code or "")
@@ -228,6 +218,15 @@ async def _check_status(response: aiohttp.ClientResponse, key_env: str) -> None:
     if hint is None:
         hint = FATAL_HINTS.get(status, "the provider refused the request").format(env=key_env)
     raise Fatal(f"HTTP {status}{detail}: {hint}", status)
+
+
+def _wrong_address(status: int, what: str) -> Fatal:
+    return Fatal(
+        f"HTTP {status}: {what}; the base URL is probably missing its path (such as /v1, or /api/paas/v4 for "
+        f"Z.ai and BigModel); check --base-url",
+        status,
+        whole_run=True,
+    )
 
 
 def _is_html(response: aiohttp.ClientResponse) -> bool:

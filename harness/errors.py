@@ -6,7 +6,7 @@ wrong and how to fix it) and exits 2, so scripts and CI can tell bad input from 
 does not know is a bug, and keeps its traceback.
 """
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_INCOMPLETE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
 class UserError(Exception):

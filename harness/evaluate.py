@@ -45,6 +45,8 @@ from harness.pace import Pace
 from harness.runner import Outcome, RetryPolicy, Runner
 from harness.runspec import RunSpec
 from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
+from harness.simulator.protocol import SIMULATOR_HEADER
+from harness.stats.items import GRADED
 from harness.store import FILTERED, OK, Store, StoredResponse, StoreLock, StoreWriter
 from harness.tasks import Task, data_dir_from_env, load_task
 
@@ -155,14 +157,18 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         if spec.cache_only and missing:
             _missing_error(plan, missing, store.path)
         opened: dict[str, tuple[str, str | None]] = {}
-        simulated_servers: set[str] = set()
+        # Whether any server this run used says it is the simulator (a judge on it too): the preflight
+        # has read the run provider's /models already when there was one; the others are asked here.
+        simulated_server = bool((plan.server or {}).get("simulated"))
 
         def endpoint(provider: Provider, key: str | None) -> tuple[str, str | None]:
             """Each provider's address, a simulator started at most once for the run."""
+            nonlocal simulated_server
             if provider.identity not in opened:
                 opened[provider.identity] = address = endpoints.enter_context(_endpoint(provider, plan, spec, key, run_dir))
-                if provider.simulated or says_simulated(*address):
-                    simulated_servers.add(provider.identity)
+                read_already = provider is plan.provider and plan.server is not None
+                if provider.simulated or (not read_already and says_simulated(*address)):
+                    simulated_server = True
             return opened[provider.identity]
 
         probed: dict[str, Any] | None = None
@@ -196,11 +202,9 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
             totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged)
             manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
             manifest["pricing"] = {"preset": pricing(spec, plan.provider)[1]}
-            if simulated_servers - {plan.provider.identity} or (plan.server or {}).get("simulated"):
-                simulated_servers.add(plan.provider.identity)  # a judge on the simulator makes the verdicts simulated too
-            if plan.provider.identity in simulated_servers and not plan.provider.simulated:
+            if simulated_server and not plan.provider.simulated:
                 manifest["simulated"] = True
-                manifest["simulated_because"] = "the server says it is glm-eval's simulator (X-GLM-Eval-Simulator)"
+                manifest["simulated_because"] = f"the server says it is glm-eval's simulator ({SIMULATOR_HEADER})"
             if probed is not None:
                 manifest["probe"] = probed
             if budget is not None:
@@ -451,7 +455,7 @@ def _write_samples(
                 sample = _sample_row(plan, job, rows.get(job.key), verdicts.get(job.key), outcome)
                 sample["judge"] = judged.get(job.key)
                 for name in ("prompt_tokens", "completion_tokens"):
-                    if sample[name] is None and sample["status"] in ("ok", "truncated"):
+                    if sample[name] is None and sample["status"] in GRADED:
                         unknown.add(name)
                     totals[name] += sample[name] or 0
                 totals["reasoning_tokens"] += sample["reasoning_tokens"] or 0

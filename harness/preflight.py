@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import UserError
+from harness.simulator.protocol import SIMULATOR_HEADER
 
 TIMEOUT_S = 15.0
 TEMPLATE_MARGIN = 64
@@ -36,13 +37,17 @@ class ServerModels:
         return {"url": self.url, "ids": self.ids, "max_model_len": self.max_model_len, "simulated": self.simulated}
 
 
+def _models_request(base_url: str, api_key: str | None) -> urllib.request.Request:
+    return urllib.request.Request(base_url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+
+
 def read_models(base_url: str, api_key: str | None, key_env: str) -> ServerModels:
     """GET /models, refusing an address that is not an OpenAI-compatible API with what to fix."""
-    url = base_url.rstrip("/") + "/models"
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+    request = _models_request(base_url, api_key)
+    url = request.full_url
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            raw, kind, simulated = response.read(), response.headers.get_content_type(), response.headers.get("X-GLM-Eval-Simulator")
+            raw, kind, simulated = response.read(), response.headers.get_content_type(), response.headers.get(SIMULATOR_HEADER)
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
             raise UserError(f"{url} refused the API key (HTTP {exc.code}); check the key in {key_env}") from None
@@ -108,13 +113,12 @@ def says_simulated(base_url: str, api_key: str | None) -> bool:
     """Whether the server at `base_url` says it is glm-eval's simulator (its header, or its
     /models): a run reached with --base-url is marked SIMULATED from what the server says, not
     from the name it was given. Any failure is "no": a real provider need not answer /models."""
-    request = urllib.request.Request(base_url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            if response.headers.get("X-GLM-Eval-Simulator"):
+        with urllib.request.urlopen(_models_request(base_url, api_key), timeout=TIMEOUT_S) as response:
+            if response.headers.get(SIMULATOR_HEADER):
                 return True
             return json.loads(response.read()).get("glm_eval_simulator") is True
     except urllib.error.HTTPError as exc:
-        return bool(exc.headers.get("X-GLM-Eval-Simulator"))
+        return bool(exc.headers.get(SIMULATOR_HEADER))
     except (OSError, ValueError, AttributeError):
         return False

@@ -14,8 +14,8 @@ from typing import Any
 from harness import results
 from harness.errors import UserError
 from harness.graders import GradeCase, GradingPool, Verdict
+from harness.stats.items import GRADED
 
-GRADED_STATUSES = ("ok", "truncated")
 
 
 def verdict_fields(verdict: Verdict | None) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def regrade(run_dir: Path) -> tuple[int, list[Change]]:
         raise UserError(f"{manifest_path} records no tasks, so their graders are unknown; give the folder a run wrote")
     graders = {task: info.get("grader") for task, info in manifest["tasks"].items()}
     rows = [json.loads(line) for line in (run_dir / results.SAMPLES).read_text(encoding="utf-8").splitlines() if line.strip()]
-    graded = [row for row in rows if row["status"] in GRADED_STATUSES]
+    graded = [row for row in rows if row["status"] in GRADED]
     unknown = sorted({row["task"] for row in graded if not graders.get(row["task"])})
     if unknown:
         raise UserError(f"{manifest_path}: no grader recorded for task(s) {', '.join(unknown)}; rerun the task to record one")

@@ -28,6 +28,7 @@ from harness.report.figures import Figures
 from harness.report.palette import Style, styles
 from harness.report.runs import SIMULATED
 from harness.report.tables import display_label, task_name
+from harness.stats.items import graded_mask
 
 DPI = 150
 PANEL_COLUMNS = 3
@@ -180,7 +181,7 @@ def accuracy_vs_tokens_chart(figures: Figures, folder: Path) -> Chart:
 def latency_chart(figures: Figures, folder: Path) -> Chart:
     title = "Latency per request, by variant"
     scores = figures.runs.scores
-    graded = scores.loc[scores["status"].isin(("ok", "truncated")) & scores["latency_s"].notna(), ["task", "model", "latency_s"]]
+    graded = scores.loc[graded_mask(scores) & scores["latency_s"].notna(), ["task", "model", "latency_s"]]
     fig, style = _figure(figures, panel_size(len(figures.tasks)), title), styles(figures.runs)
     for ax, task in _panels(fig, figures.tasks):
         mine = graded[graded["task"] == task]

@@ -24,7 +24,7 @@ from .faults import FaultName, Faults, RateLimiter
 from .key import AnswerKey, KeyItem
 from .options import SimOptions
 from .profiles import load_profiles
-from .protocol import (ChatRequest, ChunkEncoder, RequestError, canonical_json, completion_body,
+from .protocol import (SIMULATOR_HEADER, ChatRequest, ChunkEncoder, RequestError, canonical_json, completion_body,
                        error_body, parse_chat_request, usage_body)
 
 MIN_EVENT_INTERVAL_S = 0.050
@@ -61,8 +61,6 @@ _CUT_SHORT: dict[str, str] = {
     "finish_abort": "abort",
     "finish_network_error": "network_error",
 }
-SIMULATOR_HEADER = "X-GLM-Eval-Simulator"
-"""Sent with every response, so that a client can tell the simulator from a real server."""
 
 
 def _json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
