@@ -26,7 +26,8 @@ DEMO_MODELS = ["glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-f
 def _run_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by `run` and `demo`; None means "not given" so a suite file's value stands."""
     g = p.add_argument_group("what to run")
-    g.add_argument("--provider", help="a preset from configs/providers.yaml (see `glm-eval providers`); 'simulated' starts the offline simulator")
+    g.add_argument("--provider", help="a preset from configs/providers.yaml (see `glm-eval providers`); 'simulated' starts the offline simulator, "
+                                      "'simulated@PROFILE' one of its provider profiles; 'openrouter@HOST' pins one upstream host")
     g.add_argument("--base-url", help="send to this OpenAI-compatible server instead (with no --provider, model names are sent as given)")
     g.add_argument("--api-key-env", help="the environment variable holding the key (the key itself is never a flag)")
     g.add_argument("--models", help="comma-separated variants, e.g. glm-4.5,glm-4.5-air (see `glm-eval models`)")
@@ -41,6 +42,10 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     s.add_argument("--max-tokens", type=int, dest="max_tokens", help="default 81920, room for long thinking as in Z.ai's kit")
     s.add_argument("--thinking", choices=["on", "off"], help="default on")
     s.add_argument("--no-stream", dest="stream", action="store_const", const=False, help="ask for whole JSON responses instead of SSE streams")
+    rt = p.add_argument_group("routing on an aggregator (OpenRouter's provider preferences; --provider openrouter@HOST pins one host)")
+    rt.add_argument("--route-order", dest="route_order", help="comma-separated upstream hosts to try in order, e.g. deepinfra,novita")
+    rt.add_argument("--no-fallbacks", dest="allow_fallbacks", action="store_const", const=False, help="only the hosts of --route-order may answer")
+    rt.add_argument("--quantizations", help="only hosts serving these quantizations, e.g. fp8,bf16")
     r = p.add_argument_group("how to send")
     r.add_argument("--concurrency", type=int, help="requests in flight per model (default: the provider's)")
     r.add_argument("--rpm", type=int, help="client-side requests-per-minute limit, 0 for none (default: the provider's)")
@@ -230,7 +235,7 @@ def cmd_probe(args: argparse.Namespace, console: Console) -> int:
     elif provider.name == GENERIC:
         raise UserError("say which models to probe on this server: --models NAME[,NAME] (the ids its /models lists)")
     else:
-        variants = [name for name, m in models.items() if provider.name in m.ids]
+        variants = [name for name, m in models.items() if provider.preset in m.ids]
     model_ids = {v: provider.model_id(v, models) for v in variants}
     key = provider.api_key()
     if provider.simulated:
@@ -238,7 +243,8 @@ def cmd_probe(args: argparse.Namespace, console: Console) -> int:
     with contextlib.ExitStack() as stack:
         base_url = provider.config.base_url
         if provider.simulated and args.base_url is None:
-            base_url = stack.enter_context(simulator(["math500"], data_dir_from_env(None), 0.001, key))
+            profile = ["--provider-profile", provider.host] if provider.host else []
+            base_url = stack.enter_context(simulator(["math500"], data_dir_from_env(None), 0.001, key, options=profile))
         found = probe(provider, base_url, key, model_ids)
     print_probe(found, f"{provider.name} ({base_url})" + (" (SIMULATED)" if provider.simulated else ""), console)
     if args.json_out:

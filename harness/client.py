@@ -36,6 +36,8 @@ class Completion:
     ttft_s: float | None
     latency_s: float
     reasoning_field: str | None = None  # where the reasoning came: reasoning_content, reasoning, or <think> tags
+    served_model: str | None = None  # the response's `model`: the id the server says it served
+    served_by: str | None = None  # the upstream host an aggregator routed to (OpenRouter's top-level `provider`)
 
     @property
     def filtered(self) -> bool:
@@ -58,11 +60,14 @@ class Retryable(Exception):
     """A failure that may pass: 429, 5xx, timeouts, dropped connections, a stream cut short, an
     in-band failure (finish_reason "error"/"abort"/"network_error", an error chunk)."""
 
-    def __init__(self, message: str, retry_after: float | None = None, connection: bool = False, rate_limited: bool = False) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, connection: bool = False, rate_limited: bool = False, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.connection = connection  # the server could not be reached or hung up: it may be down
         self.rate_limited = rate_limited
+        self.status = status  # the HTTP status, when the server answered with an error status
 
 
 class Fatal(Exception):
@@ -192,7 +197,7 @@ async def _check_status(response: aiohttp.ClientResponse, key_env: str) -> None:
     text = await _body_text(response)
     if _is_html(response) or text.lstrip().startswith("<"):
         if status >= 500:  # a gateway's error page (502/503/504 from a proxy in front): transient
-            raise Retryable(f"HTTP {status} (an HTML error page from a gateway)", retry_after=_retry_after(response.headers.get("retry-after")))
+            raise Retryable(f"HTTP {status} (an HTML error page from a gateway)", retry_after=_retry_after(response.headers.get("retry-after")), status=status)
         raise _wrong_address(status, f"{response.url} answered with a web page, not the chat-completions API")
     if status in (404, 405) and not _api_error(text):
         # Not the API's error but the web framework's ({"detail": "Not Found"} from vLLM's FastAPI for
@@ -204,7 +209,9 @@ async def _check_status(response: aiohttp.ClientResponse, key_env: str) -> None:
     if known is not None:
         detail = f" code {code}{detail}"
         if known.action == "retry":
-            raise Retryable(f"HTTP {status}{detail}: {known.hint}", retry_after=_retry_after(response.headers.get("retry-after")), rate_limited=status == 429)
+            raise Retryable(
+                f"HTTP {status}{detail}: {known.hint}", retry_after=_retry_after(response.headers.get("retry-after")), rate_limited=status == 429, status=status
+            )
         if known.action == "filtered":
             raise Filtered(f"HTTP {status}{detail}: {known.hint}")
         raise Fatal(f"HTTP {status}{detail}: {known.hint}", status, whole_run=known.action == "run")
@@ -213,7 +220,7 @@ async def _check_status(response: aiohttp.ClientResponse, key_env: str) -> None:
         # (api.cometapi.com/doc, "Error codes"): the same request fails the same way every time.
         raise Fatal(f"HTTP {status}{detail}: the provider says the request is invalid; check the model id and sampling parameters", status)
     if status == 429 or status >= 500 or status == 408:
-        raise Retryable(f"HTTP {status}{detail}", retry_after=_retry_after(response.headers.get("retry-after")), rate_limited=status == 429)
+        raise Retryable(f"HTTP {status}{detail}", retry_after=_retry_after(response.headers.get("retry-after")), rate_limited=status == 429, status=status)
     hint = next((h for pattern, h in _MESSAGE_HINTS if status in (400, 404, 422) and pattern.search(message or "")), None)
     if hint is None:
         hint = FATAL_HINTS.get(status, "the provider refused the request").format(env=key_env)
@@ -284,6 +291,8 @@ def _from_message(data: Any, started: float) -> Completion:
     content, reasoning = split_reasoning(message.get("content") or "", _reasoning_of(message))
     prompt, completion, reasoning_tokens = _usage(data.get("usage"))
     return Completion(
+        served_model=_text(data.get("model")),
+        served_by=_text(data.get("provider")),
         reasoning_field=_field_of(message, reasoning),
         content=content,
         reasoning=reasoning,
@@ -303,6 +312,7 @@ async def _streamed(response: aiohttp.ClientResponse, started: float) -> Complet
     usage: Any = None
     ttft: float | None = None
     field: str | None = None
+    served: Any = {}
     done = False
     async for payload in _sse_data(response):
         if payload == b"[DONE]":
@@ -313,6 +323,8 @@ async def _streamed(response: aiohttp.ClientResponse, started: float) -> Complet
         except ValueError:
             raise Retryable("malformed JSON in the stream") from None
         _raise_in_band(chunk)
+        if not served:
+            served = chunk
         if chunk.get("usage"):
             usage = chunk["usage"]
         for choice in chunk.get("choices") or ():
@@ -335,6 +347,8 @@ async def _streamed(response: aiohttp.ClientResponse, started: float) -> Complet
     text, thoughts = split_reasoning("".join(content), "".join(reasoning))
     prompt, completion, reasoning_tokens = _usage(usage)
     return Completion(
+        served_model=_text(served.get("model")),
+        served_by=_text(served.get("provider")),
         reasoning_field=field or ("<think> tags" if thoughts else None),
         content=text,
         reasoning=thoughts,
@@ -403,6 +417,12 @@ def split_reasoning(content: str, reasoning: str) -> tuple[str, str]:
     if stripped.startswith("<think>"):
         return "", reasoning + stripped[len("<think>") :]
     return content, reasoning
+
+
+def _text(value: Any) -> str | None:
+    """A response's self-description (`model`, OpenRouter's `provider`: the upstream host, in the body
+    and in every chunk of a stream), kept only when it is a string."""
+    return value if isinstance(value, str) and value else None
 
 
 def _usage(usage: Any) -> tuple[int | None, int | None, int | None]:

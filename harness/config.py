@@ -38,6 +38,7 @@ class ProviderConfig(Strict):
     send_seed: bool = False
     stream_usage: bool = Field(default=True, description='send stream_options {"include_usage": true} on streamed requests')
     preflight: bool = Field(default=False, description="read the server's /models before a run: the ids it serves, their context limit")
+    routing: bool = Field(default=False, description="an aggregator that routes to upstream hosts and takes OpenRouter's `provider` field")
     simulated: bool = False
 
 

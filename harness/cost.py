@@ -108,7 +108,8 @@ class PriceBook(BaseModel):
         return self
 
     def preset_for(self, provider: str) -> str | None:
-        """The preset that prices `provider`, or None when none does."""
+        """The preset that prices `provider`, or None when none does (PRESET@HOST is priced as PRESET)."""
+        provider = provider.partition("@")[0]
         for name, preset in self.presets.items():
             if provider in (preset.providers or [name]):
                 return name

@@ -67,7 +67,7 @@ def prepare(
     `check_server` reads the server's /models first where the provider asks for it (local and
     generic servers): the ids it serves, and max_tokens fitted to the context it publishes.
     `need_key` is False for a plan that sends nothing (--dry-run)."""
-    provider = resolve_provider(spec.provider, spec.base_url, spec.api_key_env)
+    provider = resolve_provider(spec.provider, spec.base_url, spec.api_key_env, spec.route)
     configs = load_models()
     for variant in spec.models:
         provider.model_id(variant, configs)  # an unknown model fails here, before any data is read
@@ -103,7 +103,7 @@ def prepare(
 def pricing(spec: RunSpec, provider: Provider) -> tuple[PriceBook, str | None]:
     """The price list and the preset that prices this run (`--price-as`, else the provider's own)."""
     book = load_prices()
-    preset = spec.price_as or book.preset_for(provider.name)
+    preset = spec.price_as or book.preset_for(provider.preset)
     if preset is not None and preset not in book.presets:
         raise UserError(f"--price-as {preset}: no such preset in configs/prices.yaml; presets: {', '.join(book.presets)}")
     return book, preset
@@ -287,7 +287,8 @@ def _endpoint(provider: Provider, plan: Plan, spec: RunSpec, api_key: str | None
     """The address to send to: the provider's, or a simulator started for this run."""
     if provider.simulated and (provider is not plan.provider or spec.base_url is None):
         key = api_key or DEFAULT_SIM_KEY
-        with simulator(answer_key(plan.tasks.values()), None, spec.sim_time_scale, key, log=run_dir / "simulator.log.jsonl") as url:
+        profile = ["--provider-profile", provider.host] if provider.host else []
+        with simulator(answer_key(plan.tasks.values()), None, spec.sim_time_scale, key, log=run_dir / "simulator.log.jsonl", options=profile) as url:
             yield url, key
         return
     if provider.simulated and api_key is None:
@@ -502,6 +503,8 @@ def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdi
         "latency_s": row.latency_s if row is not None else None,
         "ttft_s": row.ttft_s if row is not None else None,
         "attempts": row.attempts if row is not None else 0,
+        "served_model": row.served_model if row is not None else None,
+        "served_by": row.served_by if row is not None else None,
         "error": error,
         "choice_order": list(prompt.choice_order) if prompt.choice_order else None,
     }
@@ -521,6 +524,9 @@ def _manifest(
         "spec": json.loads(spec.model_dump_json()),
         "provider": {
             "name": provider.name,
+            "preset": provider.preset,
+            "host": provider.host,
+            "route": provider.route,
             "base_url": "started for this run on 127.0.0.1" if provider.simulated and spec.base_url is None else provider.config.base_url,
             "api_key_env": provider.config.api_key_env,
             "thinking": provider.config.thinking,
@@ -543,6 +549,9 @@ def _manifest(
             "requests_filtered": outcome.filtered,
             **totals,
         },
+        # per model, this run's attempts (retries included) and the failed ones by kind: a provider's
+        # rate-limit and server-error rates (none when every answer came from the store)
+        "attempts": {model: {"sent": outcome.attempts[model], **outcome.errors.get(model, {})} for model in plan.model_ids if outcome.attempts[model]},
         "server": plan.server,
         "notes": plan.notes,
         "stopped_models": outcome.fatal,

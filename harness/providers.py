@@ -29,10 +29,40 @@ class Sampling(BaseModel):
     stream: bool = True
 
 
+class Route(BaseModel):
+    """Which upstream hosts an aggregator may send a request to (openrouter.ai/docs/features/provider-routing)."""
+
+    order: list[str] | None = None
+    allow_fallbacks: bool = True
+    quantizations: list[str] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.order is None and self.allow_fallbacks and self.quantizations is None
+
+    def body(self) -> dict[str, Any]:
+        """OpenRouter's `provider` request field: only what was asked, so an unrouted request is unchanged."""
+        fields: dict[str, Any] = {}
+        if self.order:
+            fields["order"] = self.order
+        if not self.allow_fallbacks:
+            fields["allow_fallbacks"] = False
+        if self.quantizations:
+            fields["quantizations"] = self.quantizations
+        return fields
+
+
 @dataclass(frozen=True)
 class Provider:
-    name: str  # preset name, or GENERIC for a bare --base-url
+    name: str  # as the user named it: a preset, PRESET@HOST, or GENERIC for a bare --base-url
     config: ProviderConfig
+    preset: str = ""  # the preset of configs/providers.yaml (model ids, prices); the name when empty
+    host: str | None = None  # PRESET@HOST: the upstream host pinned on an aggregator, or the simulator's provider profile
+    route: dict[str, Any] | None = None  # OpenRouter's `provider` request field (order, allow_fallbacks, quantizations)
+
+    def __post_init__(self) -> None:
+        if not self.preset:
+            object.__setattr__(self, "preset", self.name)
 
     @property
     def simulated(self) -> bool:
@@ -40,7 +70,8 @@ class Provider:
 
     @property
     def identity(self) -> str:
-        """What a request key records as "where it went": the preset, or the server's address."""
+        """What a request key records as "where it went": the name (a host pinned by PRESET@HOST is a
+        different place), or the server's address."""
         return self.name if self.name != GENERIC else self.config.base_url.rstrip("/")
 
     def api_key(self) -> str | None:
@@ -61,9 +92,9 @@ class Provider:
         config = models.get(variant)
         if config is None:
             raise UserError(f"unknown model '{variant}'; known: {', '.join(models)} (configs/models.yaml)")
-        model_id = config.ids.get(self.name)
+        model_id = config.ids.get(self.preset)
         if model_id is None:
-            offered = [name for name, m in models.items() if self.name in m.ids]
+            offered = [name for name, m in models.items() if self.preset in m.ids]
             raise UserError(f"provider {self.name} does not offer {variant}; it offers: {', '.join(offered)}")
         return model_id
 
@@ -85,13 +116,21 @@ class Provider:
             body["reasoning"] = {"enabled": sampling.thinking}
         if self.config.send_seed and seed is not None:
             body["seed"] = seed
+        if self.route:
+            # Which upstream hosts may answer (openrouter.ai/docs/features/provider-routing): part of the
+            # request, and of its key, since another host is another answer.
+            body["provider"] = self.route
         return body
 
 
 def resolve_provider(
-    name: str | None, base_url: str | None = None, api_key_env: str | None = None
+    name: str | None, base_url: str | None = None, api_key_env: str | None = None, route: Route | None = None
 ) -> Provider:
-    """A preset (optionally pointed elsewhere), or a generic server when only --base-url is given."""
+    """A preset (optionally pointed elsewhere), or a generic server when only --base-url is given.
+
+    `PRESET@HOST` pins one upstream host on an aggregator that routes (OpenRouter: order [HOST], no
+    fallbacks), or, on the simulated preset, picks one of the simulator's provider profiles
+    (configs/simulator.yaml, `providers`): a host that differs the way real ones do."""
     if name is None:
         if base_url is None:
             raise UserError("say where to send requests: --provider NAME (see `glm-eval providers`) or --base-url URL")
@@ -105,12 +144,21 @@ def resolve_provider(
         )
         return Provider(GENERIC, config)
     presets = load_providers()
-    preset = presets.get(name)
+    preset_name, _, host = name.partition("@")
+    preset = presets.get(preset_name)
     if preset is None:
-        raise UserError(f"unknown provider '{name}'; known: {', '.join(presets)} (configs/providers.yaml), or use --base-url")
+        raise UserError(f"unknown provider '{preset_name}'; known: {', '.join(presets)} (configs/providers.yaml), or use --base-url")
+    if "@" in name and not host:
+        raise UserError(f"--provider {name!r}: name the host after '@' (e.g. openrouter@deepinfra)")
     changes: dict[str, Any] = {}
     if base_url:
         changes["base_url"] = base_url
     if api_key_env:
         changes["api_key_env"] = api_key_env
-    return Provider(name, preset.model_copy(update=changes))
+    route = route or Route()
+    if host and not preset.simulated:
+        route = Route(order=[host], allow_fallbacks=False, quantizations=route.quantizations)
+    if (host or not route.empty) and not preset.simulated and not preset.routing:
+        what = f"'@{host}'" if host else "--route-order, --no-fallbacks and --quantizations"
+        raise UserError(f"provider {preset_name} routes to no other hosts: {what} apply to an aggregator that does (openrouter)")
+    return Provider(name, preset.model_copy(update=changes), preset_name, host or None, None if route.empty else route.body())

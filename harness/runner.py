@@ -15,7 +15,7 @@ import asyncio
 import random
 import sqlite3
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +48,8 @@ class Outcome:
     failed: int = 0
     filtered: int = 0
     fatal: dict[str, str] = field(default_factory=dict)  # model -> why it was stopped
+    attempts: Counter[str] = field(default_factory=Counter)  # model -> requests sent, retries included
+    errors: dict[str, Counter[str]] = field(default_factory=dict)  # model -> failed attempts by kind (http_429, http_5xx, other)
     stopped_by: str | None = None  # why nothing more was sent to any model
 
 
@@ -106,7 +108,7 @@ class Runner:
                     return
                 reserved = held
             try:
-                completion, attempts = await self._send(body)
+                completion, attempts = await self._send(model, body)
             except Fatal as exc:
                 if self.budget is not None:
                     await self.budget.release(reserved)
@@ -135,15 +137,20 @@ class Runner:
             await self._record(job, body, attempts, completion)
             self.on_done(model, True, completion.completion_tokens or 0)
 
-    async def _send(self, body: dict[str, Any]) -> tuple[Completion, int]:
+    async def _send(self, model: str, body: dict[str, Any]) -> tuple[Completion, int]:
         first = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             started = await self.pace.wait()
+            self.outcome.attempts[model] += 1
             try:
                 completion = await self.client.complete(body)
+            except (Fatal, Filtered) as exc:
+                self._count(model, getattr(exc, "status", None))
+                raise
             except Retryable as exc:
+                self._count(model, exc.status)
                 if exc.rate_limited:
                     self.pace.refused(exc.retry_after, started)
                 wait = self.policy.delay(attempt, exc.retry_after)
@@ -161,6 +168,11 @@ class Runner:
             self._last_answer = time.monotonic()
             self.pace.answered()
             return completion, attempt
+
+    def _count(self, model: str, status: int | None) -> None:
+        """Failed attempts by kind: a provider's rate-limit and server-error rates are part of what it is."""
+        kind = "http_429" if status == 429 else "http_5xx" if status is not None and status >= 500 else "other"
+        self.outcome.errors.setdefault(model, Counter())[kind] += 1
 
     async def _record(
         self, job: Job, body: dict[str, Any], attempts: int, c: Completion | None, error: str | None = None, filtered: bool = False
@@ -193,6 +205,8 @@ class Runner:
             attempts=attempts,
             error=error,
             created_at=time.time(),
+            served_model=c.served_model if c else None,
+            served_by=c.served_by if c else None,
         )
         try:
             await self.store.put(response)

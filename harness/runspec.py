@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from harness.config import Strict, load
-from harness.providers import Sampling
+from harness.providers import Route, Sampling
 
 
 class RunSpec(Strict):
@@ -32,6 +32,9 @@ class RunSpec(Strict):
     max_tokens: int = Field(default=81920, ge=1, le=1_000_000)
     thinking: bool = True
     stream: bool = True
+    route_order: list[str] | None = Field(default=None, description="an aggregator's upstream hosts to try, in order (OpenRouter)")
+    allow_fallbacks: bool = Field(default=True, description="False: only the hosts of route_order answer (OpenRouter)")
+    quantizations: list[str] | None = Field(default=None, description="only hosts serving these quantizations (OpenRouter), e.g. fp8,bf16")
     timeout_s: float = Field(default=900.0, gt=0)
     max_attempts: int = Field(default=6, ge=1, le=50)
     backoff_s: float = Field(default=1.0, gt=0, le=600, description="first wait before a retry; it doubles each try, with jitter")
@@ -47,7 +50,7 @@ class RunSpec(Strict):
     judge_fallback: bool = Field(default=False, description="ask the judge when the math rules say 'different'")
     sim_time_scale: float = Field(default=0.01, gt=0, description="simulated provider only: 1.0 is real time")
 
-    @field_validator("models", "tasks", "items", mode="before")
+    @field_validator("models", "tasks", "items", "route_order", "quantizations", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -77,6 +80,10 @@ class RunSpec(Strict):
             thinking=self.thinking,
             stream=self.stream,
         )
+
+    @property
+    def route(self) -> Route:
+        return Route(order=self.route_order, allow_fallbacks=self.allow_fallbacks, quantizations=self.quantizations)
 
     def samples_for(self, task: str, default: int) -> int:
         if isinstance(self.samples, dict):

@@ -40,9 +40,14 @@ CREATE TABLE IF NOT EXISTS responses (
     ttft_s REAL,
     attempts INTEGER NOT NULL,
     error TEXT,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    served_model TEXT,
+    served_by TEXT
 );
 """
+# Columns added after the first release, with their type: a store written before them gains them
+# (empty) when it is opened, so its answers stay usable.
+_ADDED = {"served_model": "TEXT", "served_by": "TEXT"}
 
 OK = "ok"
 FAILED = "failed"
@@ -68,6 +73,8 @@ class StoredResponse:
     attempts: int
     error: str | None
     created_at: float
+    served_model: str | None = None  # the id the server says it served (the response's `model`)
+    served_by: str | None = None  # the upstream host an aggregator routed to (OpenRouter's `provider`)
 
 
 _COLUMNS = [f.name for f in fields(StoredResponse)]
@@ -96,6 +103,10 @@ class Store:
             # per answer; a killed run loses nothing it had committed.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(responses)")}
+            for column, kind in _ADDED.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE responses ADD COLUMN {column} {kind}")
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file holds the schema from now on: never 0 bytes
         except sqlite3.DatabaseError as exc:
             raise UserError(
