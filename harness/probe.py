@@ -36,6 +36,7 @@ class Attempt:
     finish_reason: str | None = None
     ttft_s: float | None = None
     latency_s: float | None = None
+    served_model: str | None = None
 
     @classmethod
     def of(cls, c: Completion) -> Attempt:
@@ -43,6 +44,7 @@ class Attempt:
             ok=True, reasoning_chars=len(c.reasoning), reasoning_field=c.reasoning_field,
             usage=c.completion_tokens is not None, reasoning_tokens=c.reasoning_tokens,
             completion_tokens=c.completion_tokens, finish_reason=c.finish_reason, ttft_s=c.ttft_s, latency_s=c.latency_s,
+            served_model=c.served_model,
         )
 
 
@@ -62,8 +64,11 @@ class VariantProbe:
         first_error = next((a.error for a in (on, off, whole) if a.error), None)
         if first_error and not (on.ok or off.ok or whole.ok):
             return {"answers": f"no: {first_error}"}
+        served = on.served_model or whole.served_model
         return {
             "answers": "yes" if on.ok and off.ok and whole.ok else f"partly: {first_error}",
+            "sampling accepted": _said(True, on.ok, "yes", "NO"),
+            "model served": "-" if served is None else served if served == self.model_id else f"{served} (asked {self.model_id})",
             "listed in /models": {True: "yes", False: "NO", None: "no list"}[self.listed],
             "thinking on": _said(on.ok, on.reasoning_chars > 0, "reasoning", "no reasoning"),
             "thinking off": _said(off.ok, off.reasoning_chars == 0, "no reasoning", "reasoning anyway"),

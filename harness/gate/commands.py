@@ -13,6 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness.errors import UserError
+
 # The commands' own modules are imported when a command runs, not here: this module is imported
 # to build the parser of every `glm-eval` command, and the report modules bring matplotlib
 # (about 30 MB and half a second), which `glm-eval run` would otherwise hold while it sends.
@@ -38,8 +40,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Per model x task: baseline, current, paired delta with interval and a verdict (ok, improved, regressed, "
                     "inconclusive). Exit 0 when nothing regressed, 1 when something did, 2 when the run cannot be compared.",
     )
-    check.add_argument("run", type=Path, metavar="RUN", help="a run folder (results/<run>)")
-    check.add_argument("--baseline", type=Path, required=True, metavar="PATH", help="a file written by `glm-eval baseline`")
+    check.add_argument("run", type=Path, metavar="RUN", help="a run folder (results/<run>), or an audit folder (`glm-eval audit`): "
+                                                          "then each provider is checked against the audit's reference")
+    check.add_argument("--baseline", type=Path, metavar="PATH", help="a file written by `glm-eval baseline` (required for a run folder)")
     check.add_argument("--tolerance", type=float, default=1.0, metavar="POINTS", help="accuracy points a score may drop before it counts as a regression (default 1.0)")
     check.add_argument("--alpha", type=float, default=0.05,
                        help="chance that noise alone fails the check, over all model x task cells together (default 0.05)")
@@ -73,10 +76,15 @@ def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from harness.audit.run import AUDIT_FILE
     from harness.gate.check import check_run
     from harness.gate.junit import check_junit
     from harness.gate.summary import check_markdown, print_check
 
+    if (args.run / AUDIT_FILE).is_file():
+        return _check_audit(args, console)
+    if args.baseline is None:
+        raise UserError(f"{args.run}: give the baseline to check the run against: --baseline PATH (written by `glm-eval baseline`)")
     check = check_run(args.run, args.baseline, args.tolerance, args.alpha)
     summary_path = args.summary or args.run / SUMMARY_FILE
     junit_path = args.junit or args.run / JUNIT_FILE
@@ -91,6 +99,32 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
             out.write(markdown + "\n")
         written.append(Path(step_summary))
     print_check(check, console, written)
+    return check.exit_code
+
+
+def _check_audit(args: argparse.Namespace, console: Console) -> int:
+    """Every provider of an audit against its reference: exit 1 when one is worse by more than the tolerance."""
+    from harness.audit.gate import check_audit, check_markdown
+
+    check = check_audit(args.run, args.tolerance, args.alpha)
+    markdown = check_markdown(check)
+    summary_path = args.summary or args.run / SUMMARY_FILE
+    summary_path.write_text(markdown, encoding="utf-8")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as out:
+            out.write(markdown + "\n")
+    view = Table(title=f"Providers against {check.reference}{' (SIMULATED)' if check.simulated else ''}: "
+                       f"worse by more than {check.tolerance_pts:g} points fails ({100 * check.level:.1f}% intervals)", title_justify="left")
+    for column in ("variant @ provider", "task", "reference %", "provider %", "Δ [interval]", "verdict"):
+        view.add_column(column, justify="right" if "%" in column or "Δ" in column else "left")
+    for c in check.cells:
+        view.add_row(c.model, c.task, f"{100 * c.baseline:.1f}", f"{100 * c.current:.1f}",
+                     f"{100 * c.delta:+.1f} [{100 * c.low:.1f}, {100 * c.high:.1f}]", c.verdict)
+    console.print(view)
+    for paragraph in markdown.rstrip().split("\n\n")[3:]:  # after the heading, the explanation and the table: the verdict
+        console.print(paragraph.replace("**", ""))
+    console.print(f"written: {summary_path}")
     return check.exit_code
 
 

@@ -12,6 +12,7 @@ from harness.report.figures import Figures, collect
 from harness.report.html import report_html
 from harness.report.markdown import summary_markdown
 from harness.report.reference import DEFAULT_REFERENCE
+from harness.report.providers import provider_charts, provider_tables
 from harness.report.runs import Runs, load_runs
 from harness.report.tables import all_tables
 
@@ -41,6 +42,9 @@ def write_figures(figures: Figures, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     tables = all_tables(figures)
     charts = write_charts(figures, folder / "charts")
+    if figures.providers is not None:
+        tables[1:1] = provider_tables(figures.providers, figures.runs.simulated)
+        charts += provider_charts(figures.providers, figures.runs.simulated, folder / "charts")
     written = [
         _write(folder / "summary.md", summary_markdown(figures, tables, charts, folder)),
         _write(folder / "summary.csv", summary_frame(figures).to_csv(index=False)),

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import cost, stats
+from harness.audit.analysis import Audit, audit, is_audit
 from harness.report.costs import Costs, price_runs
 from harness.report.reference import DEFAULT_REFERENCE, Reference, load_reference, reference_comparison
 from harness.report.runs import Runs
@@ -37,6 +38,7 @@ class Figures:
     reference: Reference
     reference_rows: pd.DataFrame
     throughput: dict[str, stats.Throughput | None]  # per run name; None without a wall time
+    providers: Audit | None = None  # one variant sent to several providers: each against the first run's
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -56,11 +58,12 @@ def collect(
     scores = runs.scores
     summary = stats.summarize(scores)
     published = load_reference(reference)
+    costs = price_runs(runs, prices, price_as)
     return Figures(
         runs=runs,
         summary=summary,
         usage=stats.usage_summary(scores),
-        costs=price_runs(runs, prices, price_as),
+        costs=costs,
         breakdowns=tuple(_breakdowns(scores, runs.tasks)),
         reference=published,
         reference_rows=reference_comparison(runs, summary, published),
@@ -68,6 +71,7 @@ def collect(
             run.name: stats.throughput(run.scores, float(run.manifest["wall_s"])) if (run.manifest.get("wall_s") or 0) > 0 else None
             for run in runs.runs
         },
+        providers=audit(runs, costs) if is_audit(runs) else None,
     )
 
 
