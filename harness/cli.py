@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a context limit as vLLM's: published in /v1/models, and longer requests refused with HTTP 400")
     sim.add_argument("--reasoning-format", choices=["field", "think_tags"], default="field", dest="reasoning_format",
                      help="reasoning in reasoning_content (default), or in <think> tags inside content (vLLM without a reasoning parser)")
+    sim.add_argument("--provider-profile", dest="provider_profile",
+                     help="play one host serving the models, a name under `providers` in the profiles file: its accuracy, "
+                          "thinking switch, usage and speed, and its name as each response's top-level `provider`")
     sim.set_defaults(func=cmd_sim)
 
     grade = sub.add_parser("grade", help="grade responses produced elsewhere (JSONL with response and gold)")
@@ -269,7 +272,7 @@ def cmd_sim(args: argparse.Namespace, console: Console) -> int:
     options = SimOptions(
         profiles_path=args.profiles or DEFAULT_PROFILES, api_key=os.environ.get(API_KEY_ENV) or "sim-key",
         time_scale=args.time_scale, request_log=args.log, stream_usage=args.stream_usage,
-        max_model_len=args.max_model_len, reasoning_format=args.reasoning_format,
+        max_model_len=args.max_model_len, reasoning_format=args.reasoning_format, provider_profile=args.provider_profile,
     )
     serve(options, key, args.host, args.port)
     return 0

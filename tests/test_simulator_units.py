@@ -53,7 +53,7 @@ def test_shipped_profiles_follow_the_published_table() -> None:
     ("edit", "expected"),
     [
         (("ttft_s: 0.5", "ttf_s: 0.5"), ["variants.glm-4.5-x.ttf_s: unknown field; allowed:", "ttft_s"]),
-        (("item_sigma:", "item_sigm:"), ["item_sigm: unknown field; allowed: item_sigma, variants"]),
+        (("item_sigma:", "item_sigm:"), ["item_sigm: unknown field; allowed: item_sigma, providers, variants"]),
         (("aime24: 0.700", "aime24: 70.0"), ["variants.glm-4.5-flash.accuracy", "fraction in 0..1"]),
         (("default: 0.620}", "}"), ["glm-4.5-flash.accuracy", "needs a 'default' entry"]),
     ],

@@ -74,20 +74,28 @@ def _answer_pieces(final_words: str, length: int, draws: Draws) -> list[str]:
 
 
 class Responder:
-    def __init__(self, profiles: Profiles, key: AnswerKey) -> None:
+    """Plans answers as the model served by one host: `provider_profile` names the host the
+    simulator plays (its accuracy shift, its speed, its own draws), None the plain simulator."""
+
+    def __init__(self, profiles: Profiles, key: AnswerKey, provider_profile: str | None = None) -> None:
         self._profiles = profiles
         self._key = key
-        self._calibrator = Calibrator(profiles, key)
+        self._provider_profile = provider_profile
+        host = profiles.provider(provider_profile)
+        self._speed = host.speed
+        self._calibrator = Calibrator(profiles, key, host.accuracy_shift)
 
     def plan(self, request: ChatRequest, time_scale: float) -> Plan:
-        draws = Draws(request.answer_seed())
+        draws = Draws(request.answer_seed(self._provider_profile))
         profile = self._profiles.variants[request.model]
+        # A host's hardware: a slower one starts later and makes fewer tokens per second.
+        ttft = _lognormal(profile.ttft_s, TTFT_SIGMA, draws, "ttft") * time_scale / self._speed
+        interval = time_scale / (profile.tokens_per_s * self._speed)
         verdict = judge_reply(request.prompt)
         if verdict is not None:  # a judge prompt: a short, thoughtless answer
-            ttft = _lognormal(profile.ttft_s, TTFT_SIGMA, draws, "ttft") * time_scale
             return Plan(
                 reasoning=[], content=pieces_of(verdict), finish_reason="stop", show_reasoning=request.show_reasoning,
-                ttft_s=ttft, token_interval_s=time_scale / profile.tokens_per_s,
+                ttft_s=ttft, token_interval_s=interval,
             )
         index = self._key.lookup(request.prompt)
         task, z = DEFAULT_TASK, 0.0
@@ -112,9 +120,6 @@ class Responder:
             reasoning = reasoning_pieces(max(1, round(_lognormal(mean, LENGTH_SIGMA, draws, "reasoning-len"))), draws)
         answer_len = max(1, round(_lognormal(profile.answer_tokens, LENGTH_SIGMA, draws, "answer-len")))
         content = _answer_pieces(ending(kind, final, draws), answer_len, draws)
-
-        ttft = _lognormal(profile.ttft_s, TTFT_SIGMA, draws, "ttft") * time_scale
-        interval = time_scale / profile.tokens_per_s
         plan = Plan(
             reasoning=reasoning, content=content, finish_reason="stop",
             show_reasoning=request.show_reasoning, ttft_s=ttft, token_interval_s=interval,

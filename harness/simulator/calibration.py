@@ -4,7 +4,8 @@ Real benchmarks have easy and hard items, and the hard ones are hard for every m
 coin with the profile's accuracy would make errors fall uniformly and pass/fail agreement between
 variants unrealistically low. So each item gets a difficulty z_i (from its question, the same for
 all variants) and p_i = sigmoid(a + sigma * z_i), with `a` chosen so that the mean of p_i over the
-key's items of the task is the profile's accuracy.
+key's items of the task is the profile's accuracy (moved by a provider profile's accuracy_shift:
+a host's quantization costs points on every item, easy ones less, as the logit scale has it).
 """
 
 from __future__ import annotations
@@ -46,19 +47,24 @@ def solve_offset(zs: Sequence[float], sigma: float, target: float) -> float:
 
 
 class Calibrator:
-    """p_i for (variant, item, thinking), with the offset solved once per (variant, task, thinking)."""
+    """p_i for (variant, item, thinking), with the offset solved once per (variant, task, thinking).
 
-    def __init__(self, profiles: Profiles, key: AnswerKey) -> None:
+    `accuracy_shift` is in accuracy points, added to every variant's accuracy on every task: what
+    a provider profile's host loses (or gains) against the model's own."""
+
+    def __init__(self, profiles: Profiles, key: AnswerKey, accuracy_shift: float = 0.0) -> None:
         self._profiles = profiles
         self._key = key
+        self._shift = accuracy_shift / 100.0
         self.z = [item_z(item.question) for item in key.items]
         self._offsets: dict[tuple[str, str, bool], float] = {}
 
     def target(self, variant: str, task: str, thinking: bool) -> float:
-        """Mean p_i such that the accuracy a grader observes, no-answers included, is the profile's."""
+        """Mean p_i such that the accuracy a grader observes, no-answers included, is the profile's
+        (shifted before the no-answer division, so that the observed accuracy moves by the shift)."""
         profile = self._profiles.variants[variant]
-        accuracy = profile.accuracy_for(task) * (1.0 if thinking else profile.no_thinking_factor)
-        return min(accuracy / (1.0 - profile.no_answer_rate), MAX_P)
+        accuracy = profile.accuracy_for(task) * (1.0 if thinking else profile.no_thinking_factor) + self._shift
+        return min(max(accuracy, 0.0) / (1.0 - profile.no_answer_rate), MAX_P)
 
     def p_correct(self, variant: str, item: int, thinking: bool) -> float:
         task = self._key.items[item].task

@@ -48,6 +48,10 @@ class SimOptions:
     """A context limit as vLLM's --max-model-len: published in /v1/models, and a request whose
     prompt and max_tokens exceed it is refused with vLLM's 400."""
     fixed_latency: FixedLatency | None = None
+    provider_profile: str | None = None
+    """Play one host serving the models: a name from `providers` in the profiles file (its accuracy
+    shift, thinking switch, usage, speed, and a top-level "provider" naming it), checked when the
+    server starts. None is the plain simulator, with the draws it always had."""
 
     def __post_init__(self) -> None:
         # Accept plain strings for the paths, as a caller building options from the CLI has them.

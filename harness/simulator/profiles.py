@@ -1,13 +1,14 @@
 """Per-variant behaviour of the simulated endpoint, read from configs/simulator.yaml.
 
-The profiles are what the simulator pretends a model does (accuracy, speed, length); they are
-validated strictly so that a typo in the YAML is reported instead of silently changing a run.
+The profiles are what the simulator pretends a model does (accuracy, speed, length), and, for
+provider profiles, how one host serving the models differs from another; they are validated
+strictly so that a typo in the YAML is reported instead of silently changing a run.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -63,11 +64,43 @@ class VariantProfile(BaseModel):
         return self.reasoning_tokens.get(task, self.reasoning_tokens[DEFAULT_TASK])
 
 
+class ProviderProfile(BaseModel):
+    """How one host serving the GLM models differs from the model's own behaviour: hosts run other
+    quantizations, chat templates and hardware, and an audit must be able to tell them apart.
+    The defaults differ in nothing: the plain simulator is this profile with no name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str
+    served_by: str | None = Field(default=None, description="the host's name, sent as a top-level 'provider'")
+    accuracy_shift: float = Field(default=0.0, ge=-100, le=100, description="accuracy points, every variant and task")
+    thinking: Literal["honoured", "ignored"] = "honoured"
+    usage: Literal["sent", "dropped"] = "sent"
+    speed: float = Field(default=1.0, gt=0, description="tokens per second x speed, time to first token / speed")
+    quantization: str | None = Field(default=None, description="a label (fp8, int4, bf16); informational")
+
+
+PLAIN_PROVIDER = ProviderProfile(description="the plain simulator: no provider profile")
+
+
 class Profiles(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     item_sigma: float = Field(ge=0, le=5, description="spread of item difficulty on the logit scale")
     variants: dict[str, VariantProfile] = Field(min_length=1)
+    providers: dict[str, ProviderProfile] = Field(default_factory=dict)
+    """Optional, so that a profiles file written for the variants alone still loads."""
+
+    def provider(self, name: str | None) -> ProviderProfile:
+        """The named provider profile, or PLAIN_PROVIDER for None; an unknown name is refused with the
+        known ones, before the server listens."""
+        if name is None:
+            return PLAIN_PROVIDER
+        found = self.providers.get(name)
+        if found is None:
+            known = ", ".join(self.providers) or "none"
+            raise ProfileError(f"unknown provider profile '{name}'; known: {known} (the 'providers' of the profiles file)")
+        return found
 
 
 def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

@@ -53,12 +53,17 @@ class ChatRequest:
     show_reasoning: bool
     """False with OpenRouter's reasoning.exclude: the model thinks, the reply omits it."""
 
-    def answer_seed(self) -> bytes:
-        """What fixes the sampled answer: the fields that change the distribution or the draw."""
+    def answer_seed(self, provider_profile: str | None = None) -> bytes:
+        """What fixes the sampled answer: the fields that change the distribution or the draw, and
+        the provider profile the simulator plays, if any: two hosts sample the same request
+        independently (their answers agree only as far as item difficulty makes them), while
+        the plain simulator keeps the draws it always had."""
         fields = {
             "model": self.model, "messages": self.messages, "seed": self.seed,
             "temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
         }
+        if provider_profile is not None:
+            fields["provider_profile"] = provider_profile
         return hashlib.sha256(canonical_json(fields)).digest()
 
 
@@ -193,19 +198,30 @@ def usage_body(prompt: int, reasoning: int, content: int, with_details: bool) ->
     return usage
 
 
-def completion_body(response_id: str, created: int, model: str, content: str,
-                    reasoning: str | None, finish_reason: str, usage: dict[str, Any]) -> dict[str, Any]:
+def _head(response_id: str, kind: str, created: int, model: str, served_by: str | None) -> dict[str, Any]:
+    """The fields every body and chunk starts with. An aggregator names the upstream host that
+    answered in a top-level "provider" string, in the JSON body and in every stream chunk, as
+    OpenRouter does (github.com/langchain-ai/langchain issue 39298, and PR 39301, which reads it
+    from whole responses and from stream chunks)."""
+    head: dict[str, Any] = {"id": response_id, "object": kind, "created": created, "model": model}
+    if served_by is not None:
+        head["provider"] = served_by
+    return head
+
+
+def completion_body(response_id: str, created: int, model: str, content: str, reasoning: str | None,
+                    finish_reason: str, usage: dict[str, Any] | None, served_by: str | None = None) -> dict[str, Any]:
+    """A whole answer; with no `usage` object when `usage` is None (a host that sends none)."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if reasoning is not None:
         message["reasoning_content"] = reasoning
-    return {
-        "id": response_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
+    body: dict[str, Any] = {
+        **_head(response_id, "chat.completion", created, model, served_by),
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-        "usage": usage,
     }
+    if usage is not None:
+        body["usage"] = usage
+    return body
 
 
 class ChunkEncoder:
@@ -214,8 +230,8 @@ class ChunkEncoder:
 
     DONE = b"data: [DONE]\n\n"
 
-    def __init__(self, response_id: str, created: int, model: str) -> None:
-        head = {"id": response_id, "object": "chat.completion.chunk", "created": created, "model": model}
+    def __init__(self, response_id: str, created: int, model: str, served_by: str | None = None) -> None:
+        head = _head(response_id, "chat.completion.chunk", created, model, served_by)
         self._head = "data: " + json.dumps(head)[:-1]
         self._role_sent = False
 

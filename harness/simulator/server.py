@@ -14,6 +14,7 @@ import math
 import os
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Iterator, Sequence
 
 from aiohttp import web
@@ -74,7 +75,8 @@ class Simulator:
     def __init__(self, options: SimOptions, answer_key: Sequence[KeyItem]) -> None:
         self.options = options
         self.profiles = load_profiles(options.profiles_path)
-        self.responder = Responder(self.profiles, AnswerKey(answer_key))
+        self.host = self.profiles.provider(options.provider_profile)  # an unknown name fails here
+        self.responder = Responder(self.profiles, AnswerKey(answer_key), options.provider_profile)
         self.faults = options.faults
         self.limiter = RateLimiter()
         self.attempts: Counter[str] = Counter()
@@ -134,7 +136,10 @@ class Simulator:
         if self.options.max_model_len is not None:
             for entry in data:  # where vLLM publishes its context limit (GET /v1/models)
                 entry["max_model_len"] = self.options.max_model_len
-        return _json_response(200, {"object": "list", "data": data, "glm_eval_simulator": True})
+        body: dict[str, Any] = {"object": "list", "data": data, "glm_eval_simulator": True}
+        if self.options.provider_profile is not None:
+            body["glm_eval_provider_profile"] = self.options.provider_profile
+        return _json_response(200, body)
 
     async def get_faults(self, _request: web.Request) -> web.Response:
         return _json_response(200, self.faults.model_dump())
@@ -167,6 +172,8 @@ class Simulator:
         try:
             raw = await request.read()
             entry: dict[str, Any] = {"time": time.time(), "path": request.path}
+            if self.options.provider_profile is not None:
+                entry["provider_profile"] = self.options.provider_profile
             decided = self._decide(request, raw, entry)
             self._record(entry)
             if isinstance(decided, web.Response):
@@ -209,6 +216,8 @@ class Simulator:
             chat = parse_chat_request(body)
         except RequestError as exc:
             return refuse(_json_response(exc.status, exc.body))
+        if self.host.thinking == "ignored":
+            chat = replace(chat, thinking=True)  # the host's chat template thinks whatever was asked
         if chat.model not in self.profiles.variants:
             known = ", ".join(self.profiles.variants)
             return refuse(_json_response(404, error_body(
@@ -273,7 +282,10 @@ class Simulator:
 
     # -- answering -------------------------------------------------------------------------------
 
-    def _usage(self, chat: ChatRequest, plan: Plan) -> dict[str, Any]:
+    def _usage(self, chat: ChatRequest, plan: Plan) -> dict[str, Any] | None:
+        """The usage object, or None from a host that sends none (even when the stream asks for it)."""
+        if self.host.usage == "dropped":
+            return None
         return usage_body(chat.prompt_tokens, len(plan.reasoning), len(plan.content),
                           with_details=self.options.reasoning_format == "field")
 
@@ -289,7 +301,7 @@ class Simulator:
             closing = "</think>\n\n" if plan.content else ""  # no closing tag when cut mid-thought
             content, reasoning = f"<think>{reasoning}{closing}{content}", None
         body = completion_body(response_id, int(time.time()), chat.model, content, reasoning,
-                               plan.finish_reason, self._usage(chat, plan))
+                               plan.finish_reason, self._usage(chat, plan), self.host.served_by)
         if fault == "empty_choices":
             body["choices"] = []
         text = json.dumps(body)
@@ -324,7 +336,7 @@ class Simulator:
                       fault: FaultName | None, response_id: str) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        encoder = ChunkEncoder(response_id, int(time.time()), chat.model)
+        encoder = ChunkEncoder(response_id, int(time.time()), chat.model, self.host.served_by)
         if fault == "empty_choices":
             events = [(plan.ttft_s, encoder.empty_choices())]
         else:
@@ -343,14 +355,14 @@ class Simulator:
             closing = encoder.error({"message": "The engine failed part-way through the request.",
                                      "type": "InternalServerError", "param": None, "code": 500})
         elif fault == "no_finish_reason":
-            closing = encoder.usage_only(usage) if chat.include_usage else b""
+            closing = encoder.usage_only(usage) if chat.include_usage and usage is not None else b""
         elif fault not in ("drop", "empty_choices"):
             # Z.ai sends usage in the closing chunk of every stream (docs.z.ai/api-reference/llm/chat-completion);
             # vLLM and SGLang only when asked, in a last chunk with no choices
             # (docs.vllm.ai/en/latest/serving/openai_compatible_server.html, stream_options).
             every = self.options.stream_usage == "always"
             closing = encoder.finish(plan.finish_reason, usage if every else None)
-            if chat.include_usage:
+            if chat.include_usage and usage is not None:
                 closing += encoder.usage_only(usage)
         shift = self.faults.slow_s if fault == "slow" else 0.0  # a slow answer moves every event later
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
