@@ -23,19 +23,33 @@ from harness.errors import UserError, exit_status
 DEMO_MODELS = ["glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-flash"]
 
 
-def _run_flags(p: argparse.ArgumentParser) -> None:
-    """Flags shared by `run` and `demo`; None means "not given" so a suite file's value stands."""
+def _run_flags(p: argparse.ArgumentParser, one_provider: bool = True) -> None:
+    """Flags shared by `run` and `audit`; None means "not given" so a suite file's value stands.
+    `audit` names its providers otherwise (`one_provider` False)."""
     g = p.add_argument_group("what to run")
+    if one_provider:
+        _provider_flags(g)
+    _what_flags(g)
+    _rest_flags(p)
+
+
+def _provider_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--provider", help="a preset from configs/providers.yaml (see `glm-eval providers`); 'simulated' starts the offline simulator, "
                                       "'simulated@PROFILE' one of its provider profiles; 'openrouter@HOST' pins one upstream host")
     g.add_argument("--base-url", help="send to this OpenAI-compatible server instead (with no --provider, model names are sent as given)")
     g.add_argument("--api-key-env", help="the environment variable holding the key (the key itself is never a flag)")
+
+
+def _what_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--models", help="comma-separated variants, e.g. glm-4.5,glm-4.5-air (see `glm-eval models`)")
     g.add_argument("--tasks", help="comma-separated task ids or task .yaml paths (see `glm-eval tasks`)")
     g.add_argument("--samples", type=int, help="samples per item (default: the task's own, as published: MATH-500 3, AIME 32, GPQA 8)")
     g.add_argument("--limit", type=int, help="a fixed, seeded subset of N items per task (the same N every time)")
     g.add_argument("--items", help="comma-separated item ids to run")
     g.add_argument("--seed", type=int, help="run seed: sent as a per-sample seed where the provider takes one, and shuffles choices (default 0)")
+
+
+def _rest_flags(p: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("sampling (defaults: the published GLM-4.5 protocol)")
     s.add_argument("--temperature", type=float, help="default 0.6")
     s.add_argument("--top-p", type=float, dest="top_p", help="default 0.95")
@@ -87,6 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(run)
     run.add_argument("--no-report", dest="no_report", action="store_true", help="print the summary but write no report (charts take a few seconds)")
     run.set_defaults(func=cmd_run)
+
+    audit = sub.add_parser(
+        "audit", help="the same variants and items through several providers, each paired with the first",
+        description="Run the same plan on every provider of --providers (one run folder each, one store, probed first) and "
+                    "compare each with the first, item by item: accuracy difference with its interval and a verdict, "
+                    "truncation, refusals and failures, tokens, latency, rate limits, cost per correct answer, and what each "
+                    "provider honours. Writes AUDIT/report/. `glm-eval check AUDIT --tolerance T` gates on it.",
+    )
+    audit.add_argument("suite", nargs="?", type=Path, help="a suite file (configs/suites/*.yaml); flags override its fields")
+    audit.add_argument("--providers", required=True,
+                       help="comma-separated providers, the reference first: presets, openrouter@HOST (one upstream host, no "
+                            "fallbacks), simulated@PROFILE (a simulator provider profile), e.g. zai,openrouter,local")
+    _run_flags(audit, one_provider=False)
+    audit.set_defaults(func=cmd_audit)
 
     demo = sub.add_parser("demo", help="all five variants on MATH-500, AIME 2024 and GPQA-Diamond against the simulated endpoint, offline")
     demo.add_argument("--limit", type=int, help="items per task (default: all)")
@@ -197,6 +225,36 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.api import run_spec
 
     return run_spec(spec, sys.argv[1:], console, report=not args.no_report).exit_code
+
+
+def cmd_audit(args: argparse.Namespace, console: Console) -> int:
+    from harness.audit.run import folder_for, run_audit
+    from harness.report import write_report
+    from harness.report.figures import collect
+    from harness.report.providers import provider_tables
+    from harness.report.runs import load_runs
+    from harness.report.terminal import rich_table
+
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    if not providers:
+        raise UserError("--providers: name at least two, the reference first (e.g. zai,openrouter)")
+    args.provider = providers[0]
+    spec = run_spec_from(args)
+    out = folder_for(spec.out)
+    done = run_audit(spec.model_copy(update={"out": None}), providers, out, sys.argv[1:], console)
+    runs = load_runs(list(done.runs.values()))
+    figures = collect(runs)
+    if figures.providers is None:
+        raise UserError(f"{out}: the providers answered no variant in common")
+    console.rule("audit")
+    if runs.simulated:
+        console.print(f"[bold white on red] {runs.simulated_mark()} [/]")
+    for table in provider_tables(figures.providers, runs.simulated):
+        if table.name in ("provider_accuracy", "provider_conformance"):
+            console.print(rich_table(table))
+    files = write_report(list(done.runs.values()), out / "report")
+    console.print(f"report: {files[0].parent / 'report.html'}; gate on it with: glm-eval check {out} --tolerance POINTS")
+    return done.exit_code
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:

@@ -10,16 +10,18 @@ findings say what it honours.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from harness import stats
-from harness.report.costs import Costs
-from harness.report.runs import Run, Runs
 from harness.stats.intervals import z_quantile
 from harness.stats.items import GRADED
+
+if TYPE_CHECKING:  # the report imports this module to draw its provider section
+    from harness.report.costs import Costs
+    from harness.report.runs import Run, Runs
 
 EQUIVALENCE_PTS = 5.0
 """Differences smaller than this many points count as "indistinguishable" once the interval is inside ±it."""
