@@ -114,6 +114,11 @@ FATAL_HINTS = {
 
 # What a 4xx message says, when the provider gives no code: the hint that fits it.
 _MESSAGE_HINTS = (
+    # OpenRouter, when the routing preferences leave no upstream host ("No endpoints found that can handle
+    # the requested parameters", "No allowed providers are available for the selected model")
+    (re.compile(r"no (allowed )?(providers|endpoints)", re.I),
+     "the routing preferences leave no upstream host for this model; check the host after '@', --route-order, --quantizations "
+     "and --no-fallbacks"),
     (re.compile(r"model.*(does not exist|not found|not exist|unknown|invalid)|no such model|(unknown|invalid) model", re.I),
      "the model id does not exist there; check --models (see `glm-eval models`) or the server's /models list"),
     (re.compile(r"max_tokens|max_completion_tokens|maximum context length|max_model_len|context length|too many tokens", re.I),

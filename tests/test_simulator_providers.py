@@ -25,7 +25,7 @@ from harness.simulator.protocol import canonical_json, parse_chat_request
 from test_simulator import AUTH, MATH, TEMPLATE, ask, running, sse
 
 PROFILES = load_profiles(DEFAULT_PROFILES)
-SHIPPED = ["faithful", "fp8", "int4", "ignores-thinking", "no-usage", "slow"]
+SHIPPED = ["faithful", "fp8", "int4", "ignores-thinking", "no-usage", "slow", "router"]
 # A real-size key: 500 questions of one task, plus a task the profiles do not list (its default).
 KEY = [KeyItem("aime24" if i < 400 else "my_task", f"Question {i}: how many tilings does board number {i} admit?",
                str(100 + i), "math") for i in range(500)]
@@ -48,7 +48,8 @@ def test_shipped_provider_profiles() -> None:
     hosts = PROFILES.providers
     assert {name: h.served_by for name, h in hosts.items()} == {
         "faithful": "FaithfulHost", "fp8": "Fp8Host", "int4": "Int4Host", "ignores-thinking": "StubbornHost",
-        "no-usage": "QuietHost", "slow": "SlowHost"}
+        "no-usage": "QuietHost", "slow": "SlowHost", "router": None}
+    assert hosts["router"].routes == ["faithful", "fp8", "int4"]
     assert (hosts["fp8"].accuracy_shift, hosts["int4"].accuracy_shift) == (-5, -10)
     assert (hosts["fp8"].quantization, hosts["int4"].quantization, hosts["faithful"].quantization) == ("fp8", "int4", "bf16")
     assert hosts["ignores-thinking"].thinking == "ignored" and hosts["no-usage"].usage == "dropped"
@@ -67,6 +68,8 @@ def test_shipped_provider_profiles() -> None:
         (("    thinking: ignored", "    thinking: off"), ["providers.ignores-thinking.thinking", "'honoured' or 'ignored'"]),
         (("    usage: dropped", "    usage: none"), ["providers.no-usage.usage", "'sent' or 'dropped'"]),
         (("    description: sends no token usage, in whole answers or streams\n", ""), ["providers.no-usage.description", "required"]),
+        (("routes: [faithful, fp8, int4]", "routes: [faithful, fp16]"), ["providers.router.routes: 'fp16' is not a host profile"]),
+        (("routes: [faithful, fp8, int4]", "routes: [faithful, router]"), ["providers.router.routes: 'router' is not a host profile"]),
     ],
 )
 def test_provider_profile_typos_are_refused_by_name(tmp_path: Path, edit: tuple[str, str], expected: list[str]) -> None:

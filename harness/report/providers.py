@@ -82,8 +82,9 @@ def provider_tables(found: Audit, simulated: bool) -> list[Table]:
              "'thinking off: reasoning anyway' is a host that ignores the thinking switch; 'usage: NO', one that sends no token "
              "counts (its cost cannot be known); 'model served' is the id the server says answered."),
         ))
-    if not found.hosts.empty:
-        h = found.hosts
+    h = found.hosts
+    h = h[h.groupby(["provider", "variant", "task"])["served_by"].transform("nunique") > 1] if not h.empty else h
+    if not h.empty:  # a provider that routed one variant to several hosts
         tables.append(Table("provider_hosts", SECTION, f"Accuracy by the upstream host that served each answer{mark}", pd.DataFrame({
             "provider": h["provider"], "variant": h["variant"], "task": h["task"].map(task_name), "served by": h["served_by"],
             "answers": h["n_samples"].map(str),

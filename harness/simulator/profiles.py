@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import UserError
 
@@ -77,7 +77,8 @@ class ProviderProfile(BaseModel):
     thinking: Literal["honoured", "ignored"] = "honoured"
     usage: Literal["sent", "dropped"] = "sent"
     speed: float = Field(default=1.0, gt=0, description="tokens per second x speed, time to first token / speed")
-    quantization: str | None = Field(default=None, description="a label (fp8, int4, bf16); informational")
+    quantization: str | None = Field(default=None, description="a label (fp8, int4, bf16); what a request's provider.quantizations selects")
+    routes: list[str] = Field(default_factory=list, description="an aggregator: each request is served by one of these profiles")
 
 
 PLAIN_PROVIDER = ProviderProfile(description="the plain simulator: no provider profile")
@@ -90,6 +91,15 @@ class Profiles(BaseModel):
     variants: dict[str, VariantProfile] = Field(min_length=1)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     """Optional, so that a profiles file written for the variants alone still loads."""
+
+    @model_validator(mode="after")
+    def _routes_exist(self) -> Profiles:
+        for name, profile in self.providers.items():
+            for route in profile.routes:
+                target = self.providers.get(route)
+                if target is None or target.routes:
+                    raise ValueError(f"providers.{name}.routes: '{route}' is not a host profile of this file (an aggregator routes to hosts)")
+        return self
 
     def provider(self, name: str | None) -> ProviderProfile:
         """The named provider profile, or PLAIN_PROVIDER for None; an unknown name is refused with the

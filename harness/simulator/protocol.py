@@ -52,6 +52,10 @@ class ChatRequest:
     thinking: bool
     show_reasoning: bool
     """False with OpenRouter's reasoning.exclude: the model thinks, the reply omits it."""
+    route_order: tuple[str, ...] = ()
+    allow_fallbacks: bool = True
+    quantizations: tuple[str, ...] = ()
+    """OpenRouter's `provider` preferences (openrouter.ai/docs/features/provider-routing): which hosts may answer."""
 
     def answer_seed(self, provider_profile: str | None = None) -> bytes:
         """What fixes the sampled answer: the fields that change the distribution or the draw, and
@@ -170,6 +174,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
     if not isinstance(options, dict):
         raise _bad("'stream_options' must be an object", "stream_options")
     thinking, show = _thinking(body)
+    order, fallbacks, quantizations = _route(body.get("provider"))
     return ChatRequest(
         model=model,
         messages=messages,
@@ -183,7 +188,25 @@ def parse_chat_request(body: Any) -> ChatRequest:
         include_usage=_flag(options.get("include_usage") or False, "stream_options.include_usage"),
         thinking=thinking,
         show_reasoning=show,
+        route_order=order,
+        allow_fallbacks=fallbacks,
+        quantizations=quantizations,
     )
+
+
+def _route(preferences: Any) -> tuple[tuple[str, ...], bool, tuple[str, ...]]:
+    """OpenRouter's `provider` object: order and quantizations are lists of names, allow_fallbacks a boolean."""
+    if preferences is None:
+        return (), True, ()
+    if not isinstance(preferences, dict):
+        raise _bad("'provider' must be an object of routing preferences", "provider")
+    lists = []
+    for name in ("order", "quantizations"):
+        value = preferences.get(name) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _bad(f"'provider.{name}' must be a list of strings", f"provider.{name}")
+        lists.append(tuple(value))
+    return lists[0], _flag(preferences.get("allow_fallbacks", True), "provider.allow_fallbacks"), lists[1]
 
 
 def usage_body(prompt: int, reasoning: int, content: int, with_details: bool) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from .answers import Plan, Responder, fixed_plan
 from .faults import FaultName, Faults, RateLimiter
 from .key import AnswerKey, KeyItem
 from .options import SimOptions
-from .profiles import load_profiles
+from .profiles import ProviderProfile, load_profiles
 from .protocol import (SIMULATOR_HEADER, ChatRequest, ChunkEncoder, RequestError, canonical_json, completion_body,
                        error_body, parse_chat_request, usage_body)
 
@@ -76,7 +76,12 @@ class Simulator:
         self.options = options
         self.profiles = load_profiles(options.profiles_path)
         self.host = self.profiles.provider(options.provider_profile)  # an unknown name fails here
-        self.responder = Responder(self.profiles, AnswerKey(answer_key), options.provider_profile)
+        key = AnswerKey(answer_key)
+        # An aggregator's profile serves each request from one of its routes, as OpenRouter routes one
+        # model id to several upstream hosts; any other profile is its own single route.
+        names = self.host.routes or [options.provider_profile]
+        self.routes: dict[str | None, tuple[ProviderProfile, Responder]] = {
+            name: (self.profiles.provider(name), Responder(self.profiles, key, name)) for name in names}
         self.faults = options.faults
         self.limiter = RateLimiter()
         self.attempts: Counter[str] = Counter()
@@ -178,18 +183,18 @@ class Simulator:
             self._record(entry)
             if isinstance(decided, web.Response):
                 return decided
-            chat, plan, fault = decided
+            chat, plan, fault, host = decided
             response_id = f"chatcmpl-{entry['body_sha256'][:24]}-{entry['attempt']}"
             if chat.stream:
-                return await self._stream(request, chat, plan, fault, response_id)
-            return await self._respond(request, chat, plan, fault, response_id)
+                return await self._stream(request, chat, plan, fault, response_id, host)
+            return await self._respond(request, chat, plan, fault, response_id, host)
         finally:
             self.in_flight -= 1
 
     # -- deciding --------------------------------------------------------------------------------
 
     def _decide(self, request: web.Request, raw: bytes, entry: dict[str, Any]
-                ) -> web.Response | tuple[ChatRequest, Plan, FaultName | None]:
+                ) -> web.Response | tuple[ChatRequest, Plan, FaultName | None, ProviderProfile]:
         """Everything about the answer, settled before any waiting; fills the log entry."""
         try:
             body = json.loads(raw)
@@ -216,7 +221,14 @@ class Simulator:
             chat = parse_chat_request(body)
         except RequestError as exc:
             return refuse(_json_response(exc.status, exc.body))
-        if self.host.thinking == "ignored":
+        routed = self._route(chat, canonical_sha)
+        if routed is None:
+            # OpenRouter's answer when the provider preferences leave no host (openrouter.ai/docs/features/provider-routing).
+            return refuse(_json_response(404, {"error": {"code": 404, "message": "No allowed providers are available for the selected model."}}))
+        host, responder = routed
+        if host.served_by is not None:
+            entry["served_by"] = host.served_by
+        if host.thinking == "ignored":
             chat = replace(chat, thinking=True)  # the host's chat template thinks whatever was asked
         if chat.model not in self.profiles.variants:
             known = ", ".join(self.profiles.variants)
@@ -264,7 +276,7 @@ class Simulator:
         if self.options.fixed_latency is not None:
             plan = fixed_plan(chat, self.options.fixed_latency)
         else:
-            plan = self.responder.plan(chat, self.options.time_scale)
+            plan = responder.plan(chat, self.options.time_scale)
             if plan.item is None:
                 self.unknown_prompts += 1
         if fault in _CUT_SHORT:
@@ -272,7 +284,23 @@ class Simulator:
         entry.update(status=200, fault=fault, task=plan.task, item=plan.item, correct=plan.correct,
                      finish_reason=plan.finish_reason, unknown_prompt=plan.item is None
                      and self.options.fixed_latency is None)
-        return chat, plan, fault
+        return chat, plan, fault, host
+
+    def _route(self, chat: ChatRequest, canonical_sha: str) -> tuple[ProviderProfile, Responder] | None:
+        """The host that serves this request. On an aggregator: the first host of the request's
+        `provider.order` that its `quantizations` allow, else (fallbacks allowed) one of the allowed
+        hosts drawn from the request, so that the same request goes to the same host; None when the
+        preferences leave none."""
+        if not self.host.routes:
+            return next(iter(self.routes.values()))
+        allowed = [name for name, (host, _) in self.routes.items()
+                   if not chat.quantizations or host.quantization in chat.quantizations]
+        preferred = [name for name in chat.route_order if name in allowed]
+        if preferred:
+            return self.routes[preferred[0]]
+        if not allowed or (chat.route_order and not chat.allow_fallbacks):
+            return None
+        return self.routes[allowed[int(canonical_sha[:8], 16) % len(allowed)]]
 
     @staticmethod
     def _rate_limited(retry_after: int | None) -> web.Response:
@@ -282,15 +310,15 @@ class Simulator:
 
     # -- answering -------------------------------------------------------------------------------
 
-    def _usage(self, chat: ChatRequest, plan: Plan) -> dict[str, Any] | None:
+    def _usage(self, chat: ChatRequest, plan: Plan, host: ProviderProfile) -> dict[str, Any] | None:
         """The usage object, or None from a host that sends none (even when the stream asks for it)."""
-        if self.host.usage == "dropped":
+        if host.usage == "dropped":
             return None
         return usage_body(chat.prompt_tokens, len(plan.reasoning), len(plan.content),
                           with_details=self.options.reasoning_format == "field")
 
     async def _respond(self, request: web.Request, chat: ChatRequest, plan: Plan,
-                       fault: FaultName | None, response_id: str) -> web.StreamResponse:
+                       fault: FaultName | None, response_id: str, host: ProviderProfile) -> web.StreamResponse:
         if fault == "drop":
             await asyncio.sleep(plan.total_s / 2)
             return _drop(request)
@@ -301,7 +329,7 @@ class Simulator:
             closing = "</think>\n\n" if plan.content else ""  # no closing tag when cut mid-thought
             content, reasoning = f"<think>{reasoning}{closing}{content}", None
         body = completion_body(response_id, int(time.time()), chat.model, content, reasoning,
-                               plan.finish_reason, self._usage(chat, plan), self.host.served_by)
+                               plan.finish_reason, self._usage(chat, plan, host), host.served_by)
         if fault == "empty_choices":
             body["choices"] = []
         text = json.dumps(body)
@@ -333,10 +361,10 @@ class Simulator:
                 yield plan.ttft_s + (sent - 1) * interval, encoder.delta(field, text)
 
     async def _stream(self, request: web.Request, chat: ChatRequest, plan: Plan,
-                      fault: FaultName | None, response_id: str) -> web.StreamResponse:
+                      fault: FaultName | None, response_id: str, host: ProviderProfile) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        encoder = ChunkEncoder(response_id, int(time.time()), chat.model, self.host.served_by)
+        encoder = ChunkEncoder(response_id, int(time.time()), chat.model, host.served_by)
         if fault == "empty_choices":
             events = [(plan.ttft_s, encoder.empty_choices())]
         else:
@@ -347,7 +375,7 @@ class Simulator:
         if fault in ("drop", "stream_error_chunk"):
             events = events[: len(events) // 2]
         closing = b""
-        usage = self._usage(chat, plan)
+        usage = self._usage(chat, plan, host)
         if fault == "stream_error_chunk":
             # Once the 200 is out, vLLM and SGLang report a failure as a `data: {"error": ...}` event and
             # then [DONE] (vllm/entrypoints/openai/serving_chat.py); OpenRouter likewise sends an error

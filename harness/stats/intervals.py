@@ -33,6 +33,21 @@ def z_quantile(p: float) -> float:
     return _STD_NORMAL.inv_cdf(p)
 
 
+def t_quantile(p: float, df: float) -> float:
+    """Student's t quantile, from the normal one by the Cornish-Fisher expansion (Abramowitz and
+    Stegun 26.7.5): within 3e-4 of the exact value from df 5, 1e-5 from df 10, and the normal quantile as df grows.
+    A paired difference over 30 AIME items has 29 degrees of freedom, where the normal interval's
+    false alarms are 6%, not 5%."""
+    z = z_quantile(p)
+    g = (
+        (z**3 + z) / 4,
+        (5 * z**5 + 16 * z**3 + 3 * z) / 96,
+        (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384,
+        (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160,
+    )
+    return z + sum(term / df ** (i + 1) for i, term in enumerate(g))
+
+
 def normal_cdf(z: np.ndarray | float) -> np.ndarray:
     """Standard normal CDF, vectorised, with -inf -> 0 and +inf -> 1."""
     z = np.asarray(z, dtype=float)
