@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--providers", required=True,
                        help="comma-separated providers, the reference first: presets, openrouter@HOST (one upstream host, no "
                             "fallbacks), simulated@PROFILE (a simulator provider profile), e.g. zai,openrouter,local")
+    audit.add_argument("--reference", help="the provider every other is paired with (default: the first of --providers)")
     _run_flags(audit, one_provider=False)
     audit.set_defaults(func=cmd_audit)
 
@@ -236,10 +237,23 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
     from harness.report.terminal import rich_table
 
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    if args.reference:
+        if args.reference not in providers:
+            raise UserError(f"--reference {args.reference}: not one of --providers ({', '.join(providers)})")
+        providers = [args.reference, *(p for p in providers if p != args.reference)]
     if not providers:
         raise UserError("--providers: name at least two, the reference first (e.g. zai,openrouter)")
     args.provider = providers[0]
     spec = run_spec_from(args)
+    if args.dry_run:
+        from harness import evaluate, summary
+
+        for name in providers:
+            one = spec.model_copy(update={"provider": name})
+            plan, _ = evaluate.prepare(one, need_key=False)
+            book, preset = evaluate.pricing(one, plan.provider)
+            summary.print_plan(plan, evaluate.store_path(one), console, book, preset)
+        return 0
     out = folder_for(spec.out)
     done = run_audit(spec.model_copy(update={"out": None}), providers, out, sys.argv[1:], console)
     runs = load_runs(list(done.runs.values()))

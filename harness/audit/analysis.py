@@ -33,7 +33,7 @@ ALPHA = 0.05
 ROW_COLUMNS = [
     "variant", "task", "provider", "reference", "n_items", "k", "accuracy", "accuracy_low", "accuracy_high", "accuracy_reference", "delta", "ci_low", "ci_high",
     "p_value", "p_method", "detectable", "verdict", "truncated_share", "filtered_share", "failed_share",
-    "completion_tokens", "reasoning_tokens", "ttft_p50", "latency_p50", "latency_p95", "tokens_per_s",
+    "answer_tokens", "reasoning_tokens", "ttft_p50", "latency_p50", "latency_p95", "tokens_per_s",
     "cost_per_correct", "currency", "served_by", "served_model",
 ]
 
@@ -210,10 +210,12 @@ def _speed(rows: pd.DataFrame) -> dict[str, float]:
     latency = pd.to_numeric(answered["latency_s"], errors="coerce")
     ttft = pd.to_numeric(answered["ttft_s"], errors="coerce")
     completion = pd.to_numeric(answered["completion_tokens"], errors="coerce")
+    reasoning = pd.to_numeric(answered["reasoning_tokens"], errors="coerce")
     generating = (latency - ttft.fillna(0.0)).where(lambda s: s > 0)
     return {
-        "completion_tokens": _mean_if_known(completion),
-        "reasoning_tokens": _mean_if_known(pd.to_numeric(answered["reasoning_tokens"], errors="coerce")),
+        # completion tokens count the reasoning: the answer's own are known only where the reasoning's are
+        "answer_tokens": _mean_if_known(completion - reasoning),
+        "reasoning_tokens": _mean_if_known(reasoning),
         "ttft_p50": float(ttft.median()) if ttft.notna().any() else np.nan,
         "latency_p50": float(latency.quantile(0.5)) if latency.notna().any() else np.nan,
         "latency_p95": float(latency.quantile(0.95)) if latency.notna().any() else np.nan,

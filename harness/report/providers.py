@@ -56,7 +56,7 @@ def provider_tables(found: Audit, simulated: bool) -> list[Table]:
         "truncated %": rows["truncated_share"].map(pct),
         "filtered %": rows["filtered_share"].map(pct),
         "failed %": rows["failed_share"].map(pct),
-        "tokens / answer": rows["completion_tokens"].map(tokens),
+        "answer tokens": rows["answer_tokens"].map(tokens),
         "reasoning tokens": rows["reasoning_tokens"].map(tokens),
         "first token s (p50)": rows["ttft_p50"].map(seconds),
         "latency s p50 / p95": [f"{seconds(a)} / {seconds(b)}" for a, b in zip(rows["latency_p50"], rows["latency_p95"])],
@@ -66,7 +66,8 @@ def provider_tables(found: Audit, simulated: bool) -> list[Table]:
     })
     tables.append(Table(
         "provider_behaviour", SECTION, f"What each provider did besides answering{mark}", behaviour,
-        ("Tokens read 'unknown' where the provider sent no usage. Output speed is per answer, after its first token.",),
+        ("Tokens are means per answer: the visible answer, and the reasoning before it; 'unknown' where the provider sent no "
+         "usage. Output speed is per answer (reasoning included), after its first token.",),
     ))
     if not found.requests.empty:
         r = found.requests
