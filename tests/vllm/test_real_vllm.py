@@ -53,6 +53,8 @@ def test_a_default_run_fits_the_context_streams_usage_and_keeps_reasoning_apart(
     assert all(r["reasoning_tokens"] is not None for r in rows)
     assert any(r["reasoning_chars"] > 0 for r in rows), "the reasoning parser's `reasoning` field is read as reasoning"
     assert m["totals"]["completion_tokens"] == sum(r["completion_tokens"] for r in rows)
+    assert {r["served_model"] for r in rows} == {SERVED}, "vLLM names the model it served in every stream chunk"
+    assert {r["served_by"] for r in rows} == {None}, "a server that routes nowhere sends no upstream host"
 
 
 def test_thinking_off_and_whole_responses(vllm: str, mirror: Path, tmp_path: Path):
@@ -101,6 +103,7 @@ def test_probe_reports_vllm_as_it_is(vllm: str, tmp_path: Path):
     assert found["answers"] == "yes" and found["listed in /models"] == "yes" and found["context"] == "4,096"
     assert found["reasoning field"] == "reasoning" and found["thinking off"] == "no reasoning"
     assert found["usage, streamed"] == "yes" and found["usage, whole"] == "yes" and found["reasoning tokens"] == "counted"
+    assert found["sampling accepted"] == "yes" and found["model served"] == SERVED
 
 
 def test_without_a_reasoning_parser_probe_says_so(tiny_model: Path, tmp_path: Path):
