@@ -54,7 +54,8 @@ def _rest_flags(p: argparse.ArgumentParser) -> None:
     s.add_argument("--temperature", type=float, help="default 0.6")
     s.add_argument("--top-p", type=float, dest="top_p", help="default 0.95")
     s.add_argument("--max-tokens", type=int, dest="max_tokens", help="default 81920, room for long thinking as in Z.ai's kit")
-    s.add_argument("--thinking", choices=["on", "off"], help="default on")
+    s.add_argument("--thinking", choices=["on", "off", "on,off", "off,on"],
+                   help="default on; 'on,off' runs both, one run folder each under --out, and reports them paired")
     s.add_argument("--no-stream", dest="stream", action="store_const", const=False, help="ask for whole JSON responses instead of SSE streams")
     rt = p.add_argument_group("routing on an aggregator (OpenRouter's provider preferences; --provider openrouter@HOST pins one host)")
     rt.add_argument("--route-order", dest="route_order", help="comma-separated upstream hosts to try in order, e.g. deepinfra,novita")
@@ -217,6 +218,8 @@ def run_spec_from(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness import evaluate, summary
 
+    if args.thinking and "," in args.thinking:
+        return _run_both_modes(args, console)
     spec = run_spec_from(args)
     if args.dry_run:
         plan, _ = evaluate.prepare(spec, need_key=False)
@@ -226,6 +229,43 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.api import run_spec
 
     return run_spec(spec, sys.argv[1:], console, report=not args.no_report).exit_code
+
+
+def _run_both_modes(args: argparse.Namespace, console: Console) -> int:
+    """`run --thinking on,off`: the same plan with thinking on and off, as two runs under one folder
+    (the request bodies differ, so they are stored and keyed apart), then one report pairing them."""
+    from harness import evaluate, summary
+
+    modes = args.thinking.split(",")
+    args.thinking = modes[0]
+    spec = run_spec_from(args)
+    out = evaluate.run_dir_for(spec)
+    specs = [spec.model_copy(update={"thinking": mode == "on", "out": out / f"thinking-{mode}"}) for mode in modes]
+    if args.dry_run:
+        for one in specs:
+            plan, _ = evaluate.prepare(one, need_key=False)
+            book, preset = evaluate.pricing(one, plan.provider)
+            summary.print_plan(plan, evaluate.store_path(one), console, book, preset)
+        return 0
+    codes = []
+    for one in specs:
+        console.rule(f"thinking {'on' if one.thinking else 'off'}")
+        codes.append(evaluate.execute(one, sys.argv[1:], console).exit_code)
+    from harness.report import write_report
+    from harness.report.figures import collect
+    from harness.report.runs import load_runs
+    from harness.report.terminal import rich_table
+    from harness.report.thinking import thinking_rows, thinking_tables
+
+    folders = [one.out for one in specs if one.out is not None]
+    figures = collect(load_runs(folders))
+    console.rule("thinking on against off")
+    for table in thinking_tables(figures, thinking_rows(figures)):
+        console.print(rich_table(table))
+    if not args.no_report:
+        files = write_report(folders, out / "report")
+        console.print(f"report: {files[0].parent / 'report.html'}")
+    return max(codes)
 
 
 def cmd_audit(args: argparse.Namespace, console: Console) -> int:

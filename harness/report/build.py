@@ -12,7 +12,9 @@ from harness.report.figures import Figures, collect
 from harness.report.html import report_html
 from harness.report.markdown import summary_markdown
 from harness.report.reference import DEFAULT_REFERENCE
+from harness.report.budget import budget_chart, budget_tables
 from harness.report.providers import provider_charts, provider_tables
+from harness.report.thinking import thinking_chart, thinking_rows, thinking_tables
 from harness.report.runs import Runs, load_runs
 from harness.report.tables import all_tables
 
@@ -42,6 +44,12 @@ def write_figures(figures: Figures, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     tables = all_tables(figures)
     charts = write_charts(figures, folder / "charts")
+    tables[-1:-1] = budget_tables(figures)  # before the runs table
+    thinking = thinking_rows(figures)
+    tables[-1:-1] = thinking_tables(figures, thinking)
+    for chart in (budget_chart(figures, folder / "charts"), thinking_chart(figures, thinking, folder / "charts")):
+        if chart is not None:
+            charts.append(chart)
     if figures.providers is not None:
         tables[1:1] = provider_tables(figures.providers, figures.runs.simulated)
         charts += provider_charts(figures.providers, figures.runs.simulated, folder / "charts")

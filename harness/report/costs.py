@@ -15,7 +15,7 @@ import pandas as pd
 
 from harness import cost
 from harness.errors import UserError
-from harness.report.runs import Runs
+from harness.report.runs import Run, Runs
 
 # The preset that prices simulated tokens: CometAPI's list is the one published beside the
 # reference figures and the only one with a price for all five variants.
@@ -51,7 +51,7 @@ def price_runs(runs: Runs, prices: Path = cost.DEFAULT_PRICES, price_as: str | N
         return Costs(pd.DataFrame(columns=COST_COLUMNS), pd.DataFrame(columns=TOTAL_COLUMNS), (f"The price file cannot be used: {error}",))
     by_task, totals, unverified, unverified_labels = [], [], set(), set()
     for run in runs.runs:
-        preset = price_as or run.manifest.get("spec", {}).get("price_as") or (SIMULATED_PRESET if run.simulated else None)
+        preset = preset_of(run, price_as)
         try:
             summary = cost.cost_summary(run.scores, book, preset)
         except cost.PriceError as error:
@@ -74,6 +74,13 @@ def price_runs(runs: Runs, prices: Path = cost.DEFAULT_PRICES, price_as: str | N
     by_task = pd.concat(by_task, ignore_index=True)[COST_COLUMNS]
     notes = _notes(runs, by_task, unverified, prices, book)
     return Costs(by_task, pd.DataFrame(totals, columns=TOTAL_COLUMNS), notes, frozenset(unverified_labels))
+
+
+def preset_of(run: Run, price_as: str | None = None) -> str | None:
+    """The preset that prices a run in a report: `price_as` when given, else the one the run was priced
+    with (`glm-eval run --price-as`), else SIMULATED_PRESET for a simulated run, else None (the
+    provider's own, found per row by cost.row_costs)."""
+    return price_as or run.manifest.get("spec", {}).get("price_as") or (SIMULATED_PRESET if run.simulated else None)
 
 
 def _notes(runs: Runs, by_task: pd.DataFrame, unverified: set[str], prices: Path, book: cost.PriceBook) -> tuple[str, ...]:

@@ -14,7 +14,8 @@ import pandas as pd
 
 from harness import cost, stats
 from harness.audit.analysis import Audit, audit, is_audit
-from harness.report.costs import Costs, price_runs
+from harness.report.costs import Costs, preset_of, price_runs
+from harness.stats import caps
 from harness.report.reference import DEFAULT_REFERENCE, Reference, load_reference, reference_comparison
 from harness.report.runs import Runs
 
@@ -39,6 +40,8 @@ class Figures:
     reference_rows: pd.DataFrame
     throughput: dict[str, stats.Throughput | None]  # per run name; None without a wall time
     providers: Audit | None = None  # one variant sent to several providers: each against the first run's
+    caps: pd.DataFrame | None = None  # stats.caps.cap_curve per label and task: accuracy at every cap up to the run's
+    sufficient: pd.DataFrame | None = None  # stats.caps.sufficient_caps: the smallest cap within a point of the score
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -59,6 +62,7 @@ def collect(
     summary = stats.summarize(scores)
     published = load_reference(reference)
     costs = price_runs(runs, prices, price_as)
+    curve = _cap_curves(runs, prices, price_as)
     return Figures(
         runs=runs,
         summary=summary,
@@ -72,7 +76,27 @@ def collect(
             for run in runs.runs
         },
         providers=audit(runs, costs) if is_audit(runs) else None,
+        caps=curve,
+        sufficient=caps.sufficient_caps(curve),
     )
+
+
+def _cap_curves(runs: Runs, prices: Path, price_as: str | None) -> pd.DataFrame:
+    """Each run's accuracy at every cap up to its own max_tokens, costed as the run's cost table is."""
+    try:
+        book = cost.load_prices(prices)
+    except cost.PriceError:
+        book = None
+    frames = []
+    for run in runs.runs:
+        max_tokens = int((run.manifest.get("sampling") or {}).get("max_tokens") or 0)
+        if max_tokens <= 0:
+            continue
+        preset = preset_of(run, price_as)
+        row_cost = None if book is None else (lambda rows, p=preset: cost.row_costs(rows, book, p)["cost"])
+        curve = caps.cap_curve(run.scores, max_tokens, row_cost)
+        frames.append(curve.assign(model=[runs.label(run, v) for v in curve["model"]]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=caps.CURVE_COLUMNS)
 
 
 def _breakdowns(scores: pd.DataFrame, tasks: tuple[str, ...]) -> list[Breakdown]:

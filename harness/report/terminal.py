@@ -33,6 +33,10 @@ def print_summary(figures: Figures, console: Console, report: Path | None = None
     if figures.costs.available:
         console.print(rich_table(cost_totals_table(figures)))
     console.print(rich_table(per_task_table(figures)))
+    from harness.report.budget import budget_lines  # noqa: PLC0415  (budget imports the charts, which import this module's peers)
+
+    for line in budget_lines(figures):
+        console.print(f"token budget: {line}")
     if report is not None:
         page = report / "report.html" if report.is_dir() else report
         console.print(f"report: {page}")

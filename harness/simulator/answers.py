@@ -117,7 +117,10 @@ class Responder:
         if request.thinking:
             difficulty = math.exp(-DIFFICULTY_LENGTH * z - DIFFICULTY_LENGTH**2 / 2)
             mean = profile.reasoning_tokens_for(task) * difficulty
-            reasoning = reasoning_pieces(max(1, round(_lognormal(mean, LENGTH_SIGMA, draws, "reasoning-len"))), draws)
+            if correct is False:  # a model that has not found the answer keeps going
+                mean *= profile.wrong_reasoning_factor
+            length = _lognormal(mean, profile.reasoning_sigma, draws, "reasoning-len")
+            reasoning = reasoning_pieces(max(1, round(length)), draws)
         answer_len = max(1, round(_lognormal(profile.answer_tokens, LENGTH_SIGMA, draws, "answer-len")))
         content = _answer_pieces(ending(kind, final, draws), answer_len, draws)
         plan = Plan(

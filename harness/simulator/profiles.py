@@ -40,6 +40,8 @@ class VariantProfile(BaseModel):
     answer_tokens: int = Field(gt=0, description="mean length of the visible answer")
     no_answer_rate: float = Field(ge=0, le=0.5, description="share of answers with no final answer")
     no_thinking_factor: float = Field(gt=0, le=1, description="accuracy multiplier, thinking off")
+    reasoning_sigma: float = Field(default=0.4, gt=0, le=2, description="spread of the thinking's length (lognormal sigma)")
+    wrong_reasoning_factor: float = Field(default=1.0, ge=1, le=10, description="a wrong answer thinks this many times longer")
 
     @field_validator("accuracy")
     @classmethod
