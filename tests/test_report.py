@@ -30,6 +30,7 @@ CHARTS = {
     "accuracy_vs_tokens": panel_size(3),
     "latency": panel_size(3),
     "math500_subjects": HEATMAP_SIZE,
+    "token_budget": panel_size(3),
 }
 TASK_COLUMNS = {"math500": "MATH-500", "aime24": "AIME 2024", "gpqa_diamond": "GPQA-Diamond"}
 
@@ -46,7 +47,7 @@ def files(written: list[Path]) -> dict[str, Path]:
 
 def test_writes_every_file_into_the_run_report_folder(report):
     run, written = report
-    assert set(files(written)) == {"summary.md", "summary.csv", "figures.csv", "report.html", *CHARTS}
+    assert set(files(written)) == {"summary.md", "summary.csv", "figures.csv", "budget.csv", "report.html", *CHARTS}
     assert all(p.is_relative_to(run / "report") and p.stat().st_size > 0 for p in written)
 
 

@@ -78,7 +78,7 @@ def test_report_html_screenshot_shows_every_table_and_chart(tmp_path: Path):
 
     tables = [b for b in found["boxes"] if b["kind"] == "table"]
     charts = [b for b in found["boxes"] if b["kind"] == "img"]
-    assert len(tables) >= 9 and len(charts) == n_charts == 5
+    assert len(tables) >= 10 and len(charts) == n_charts == 6
     for box in tables + charts:
         x, y, w, h = (round(box[k]) for k in ("x", "y", "w", "h"))
         assert w > 100 and h > 40 and y + h <= height, f"{box['id']} is not on the screenshot: {box}"

@@ -59,6 +59,8 @@ def write_figures(figures: Figures, folder: Path) -> list[Path]:
         _write(folder / "figures.csv", figures_frame(figures).to_csv(index=False)),
         _write(folder / "report.html", report_html(figures, tables, charts)),
     ]
+    if figures.caps is not None and not figures.caps.empty:  # the token-budget curve, every cap, as fractions
+        written.append(_write(folder / "budget.csv", figures.caps.to_csv(index=False)))
     return written + [chart.path for chart in charts]
 
 

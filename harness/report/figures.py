@@ -95,7 +95,8 @@ def _cap_curves(runs: Runs, prices: Path, price_as: str | None) -> pd.DataFrame:
         preset = preset_of(run, price_as)
         row_cost = None if book is None else (lambda rows, p=preset: cost.row_costs(rows, book, p)["cost"])
         curve = caps.cap_curve(run.scores, max_tokens, row_cost)
-        frames.append(curve.assign(model=[runs.label(run, v) for v in curve["model"]]))
+        if not curve.empty:  # (an empty frame's columns are objects, which would turn every figure into one)
+            frames.append(curve.assign(model=[runs.label(run, v) for v in curve["model"]]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=caps.CURVE_COLUMNS)
 
 

@@ -34,8 +34,8 @@ def summary_markdown(figures: Figures, tables: Sequence[Table], charts: Sequence
         f"Variants: {', '.join(figures.labels)}. Tasks: {', '.join(task_name(t) for t in figures.tasks)}.",
         "",
         "Files: `summary.csv` (the accuracy table with cost per variant), `figures.csv` (every figure behind the "
-        "tables, as fractions, one row per variant x task and breakdown group), `report.html` (this report with "
-        "its charts, one file), `charts/`.",
+        "tables, as fractions, one row per variant x task and breakdown group), `budget.csv` (accuracy at every "
+        "lower max_tokens), `report.html` (this report with its charts, one file), `charts/`.",
         "",
     ]
     for section in SECTIONS:
