@@ -59,8 +59,8 @@ def tally(checks: list[Check], alpha: float) -> dict[str, Any]:
     tasks = sorted({cell.task for cell in cells})
     return {
         "checks": len(checks),
-        "failed_checks": sum(check.exit_code == 1 for check in checks),
-        "check_rate": float(np.mean([check.exit_code == 1 for check in checks])),
+        "failed_checks": sum(check.exit_code() == 1 for check in checks),
+        "check_rate": float(np.mean([check.exit_code() == 1 for check in checks])),
         "cell_rate": float(np.mean([cell.verdict == "regressed" for cell in cells])),
         "cell_rate_by_task": {t: float(np.mean([c.verdict == "regressed" for c in cells if c.task == t])) for t in tasks},
         "check_rate_unsplit": float(np.mean([any(c.p_value < alpha for c in check.cells) for check in checks])),

@@ -31,7 +31,10 @@ def test_verdicts_on_hand_made_counts():
     twenty_lost = [0] * 20 + [1] * 80
     assert verdict(right, twenty_lost) == "regressed"  # -20 points, interval about [-28, -12]
     assert verdict(twenty_lost, right) == "improved"
-    assert verdict(right, right) == "ok"  # no change at all: the interval is [0, 0]
+    # no change, every item right both times: no spread, but 100 items cannot rule out a 1-point drop
+    assert verdict(right, right) == "inconclusive"
+    assert verdict([1] * 2000, [1] * 2000) == "ok", "2,000 items all right twice do rule it out"
+    assert verdict(right, right, tolerance_pts=5) == "ok"
     # 1000 items, 2 lost and 2 gained: the interval is about +-0.4 points, inside the tolerance
     base = [0, 0] + [1] * 996 + [1, 1]
     assert verdict(base, [1, 1] + [1] * 996 + [0, 0]) == "ok"

@@ -11,7 +11,7 @@ from harness import stats
 from harness.audit.analysis import provider_of
 from harness.audit.run import read_audit
 from harness.errors import UserError
-from harness.gate.check import EXIT_OK, EXIT_REGRESSED, CellCheck, Pair, judge_all, per_cell
+from harness.gate.check import EXIT_OK, EXIT_REGRESSED, EXIT_UNDECIDED, CellCheck, Pair, judge_all, per_cell
 from harness.report.runs import load_runs
 
 
@@ -28,9 +28,13 @@ class ProviderCheck:
     def level(self) -> float:
         return 1 - 2 * per_cell(self.alpha, len(self.cells))
 
-    @property
-    def exit_code(self) -> int:
-        return EXIT_REGRESSED if any(c.verdict == "regressed" for c in self.cells) else EXIT_OK
+    def exit_code(self, require_conclusive: bool = False) -> int:
+        """As a check against a baseline: 1 when a provider is worse, 3 (with `require_conclusive`)
+        when none is but some cell cannot rule it out."""
+        if any(c.verdict == "regressed" for c in self.cells):
+            return EXIT_REGRESSED
+        undecided = any(c.verdict == "inconclusive" for c in self.cells)
+        return EXIT_UNDECIDED if require_conclusive and undecided else EXIT_OK
 
 
 def check_audit(folder: Path, tolerance_pts: float, alpha: float) -> ProviderCheck:
@@ -69,7 +73,8 @@ def check_markdown(check: ProviderCheck) -> str:
                      f"{100 * c.delta:+.1f} [{100 * c.low:.1f}, {100 * c.high:.1f}] | {c.verdict} |")
     failed = [c for c in check.cells if c.verdict == "regressed"]
     open_cells = [c for c in check.cells if c.verdict == "inconclusive"]
-    lines += ["", f"**{'FAILED' if failed else 'passed'}**: " + (
+    verdict = "FAILED" if failed else "NOT DECIDED" if open_cells else "passed"
+    lines += ["", f"**{verdict}**: " + (
         ", ".join(f"{c.model} on {c.task}" for c in failed) + f" worse than {check.reference} by more than {check.tolerance_pts:g} points"
         if failed else f"no provider is shown worse than {check.reference} by more than {check.tolerance_pts:g} points")]
     if open_cells:

@@ -30,6 +30,7 @@ from typing import Literal, NamedTuple
 import pandas as pd
 
 from harness import stats
+from harness.stats.intervals import difference_interval
 from harness.errors import UserError
 from harness.gate.baseline import Baseline, read_baseline
 from harness.gate.settings import differences
@@ -37,7 +38,7 @@ from harness.report.runs import Run, load_run
 from harness.report.tables import task_name
 
 Verdict = Literal["regressed", "inconclusive", "ok", "improved"]
-EXIT_OK, EXIT_REGRESSED = 0, 1
+EXIT_OK, EXIT_REGRESSED, EXIT_UNDECIDED = 0, 1, 3
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,16 @@ class Check:
         return tuple(c for c in self.cells if c.verdict == "regressed")
 
     @property
-    def exit_code(self) -> int:
-        return EXIT_REGRESSED if self.regressions else EXIT_OK
+    def undecided(self) -> tuple[CellCheck, ...]:
+        """Cells where a drop beyond the tolerance is neither shown nor ruled out."""
+        return tuple(c for c in self.cells if c.verdict == "inconclusive")
+
+    def exit_code(self, require_conclusive: bool = False) -> int:
+        """1 on a regression; 3 when nothing regressed but some cell could not tell and the caller
+        asked for every cell to be decided (`--require-conclusive`); else 0."""
+        if self.regressions:
+            return EXIT_REGRESSED
+        return EXIT_UNDECIDED if require_conclusive and self.undecided else EXIT_OK
 
 
 def judge(pair: Pair, tolerance_pts: float, alpha: float) -> CellCheck:
@@ -109,19 +118,25 @@ def judge(pair: Pair, tolerance_pts: float, alpha: float) -> CellCheck:
     drop = stats.regression_test(pair.base, pair.current, tolerance_pts, alpha)
     paired = stats.compare(pair.base, pair.current, level=1 - 2 * alpha)
     tolerance = tolerance_pts / 100
+    low, high, p_value, regressed = paired.ci_low, paired.ci_high, drop.p_value, drop.regressed
+    if paired.sem == 0 and paired.n_items > 1:
+        # Every item moved alike (both runs all right, most often): no spread, and a normal interval
+        # of zero width would say "ok" on no evidence. Newcombe's interval says what n items can rule out.
+        low, high = difference_interval(paired.accuracy_a, paired.accuracy_b, paired.n_items, level=1 - 2 * alpha)
+        p_value, regressed = float("nan"), high < -tolerance
     verdict: Verdict
-    if drop.regressed:
+    if regressed:
         verdict = "regressed"
-    elif paired.ci_low > 0:
+    elif low > 0:
         verdict = "improved"
-    elif paired.ci_low >= -tolerance:
+    elif low >= -tolerance:
         verdict = "ok"
     else:
         verdict = "inconclusive"  # also when there is no interval (a single paired item)
     return CellCheck(
         model=pair.model, task=pair.task, n_items=paired.n_items, k_baseline=paired.k_a, k_current=paired.k_b,
         baseline=paired.accuracy_a, current=paired.accuracy_b, delta=paired.delta,
-        low=paired.ci_low, high=paired.ci_high, p_value=drop.p_value, verdict=verdict,
+        low=low, high=high, p_value=p_value, verdict=verdict,
         n_unpaired=paired.n_only_a, n_failed=pair.n_failed,
     )
 

@@ -1,7 +1,8 @@
 """The gate's subcommands, registered on the `glm-eval` parser by `add_commands`.
 
 Exit codes: 0 done (for `check`: nothing regressed); 1 `check` found a regression; 2 bad input or
-a baseline that cannot be compared with the run (a UserError, printed as one line by the CLI).
+a baseline that cannot be compared with the run (a UserError, printed as one line by the CLI);
+3 `check --require-conclusive`: nothing regressed, but some cell could not rule a drop out.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--tolerance", type=float, default=1.0, metavar="POINTS", help="accuracy points a score may drop before it counts as a regression (default 1.0)")
     check.add_argument("--alpha", type=float, default=0.05,
                        help="chance that noise alone fails the check, over all model x task cells together (default 0.05)")
+    check.add_argument("--require-conclusive", dest="require_conclusive", action="store_true",
+                       help="exit 3 when nothing regressed but some cell can neither show nor rule out a drop beyond the tolerance")
     check.add_argument("--summary", type=Path, metavar="PATH", help=f"markdown summary (default RUN/{SUMMARY_FILE}); also appended to $GITHUB_STEP_SUMMARY when set")
     check.add_argument("--junit", type=Path, metavar="PATH", help=f"JUnit XML with one test case per model x task (default RUN/{JUNIT_FILE})")
     check.set_defaults(func=cmd_check)
@@ -99,7 +102,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
             out.write(markdown + "\n")
         written.append(Path(step_summary))
     print_check(check, console, written)
-    return check.exit_code
+    return check.exit_code(args.require_conclusive)
 
 
 def _check_audit(args: argparse.Namespace, console: Console) -> int:
@@ -125,7 +128,7 @@ def _check_audit(args: argparse.Namespace, console: Console) -> int:
     for paragraph in markdown.rstrip().split("\n\n")[3:]:  # after the heading, the explanation and the table: the verdict
         console.print(paragraph.replace("**", ""))
     console.print(f"written: {summary_path}")
-    return check.exit_code
+    return check.exit_code(args.require_conclusive)
 
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:

@@ -61,7 +61,12 @@ def headline(check: Check) -> str:
         return f"REGRESSED: {named}"
     counts = Counter(c.verdict for c in check.cells)
     tally = ", ".join(f"{counts[v]} {v}" for v in ("ok", "improved", "inconclusive") if counts[v])
-    return f"passed: no regression beyond {tolerance(check)} ({tally})"
+    if check.undecided:
+        # Not "passed": a drop beyond the tolerance was neither shown nor ruled out in these cells.
+        named = ", ".join(f"{c.model} on {task_name(c.task)} (rules out only drops beyond {-100 * c.low:.1f} points)"
+                          if not math.isnan(c.low) else f"{c.model} on {task_name(c.task)}" for c in check.undecided)
+        return f"NOT DECIDED: no regression shown, but a drop beyond {tolerance(check)} is not ruled out for {named} ({tally})"
+    return f"passed: a drop beyond {tolerance(check)} is ruled out in every cell ({tally})"
 
 
 def tolerance(check: Check) -> str:

@@ -94,6 +94,25 @@ def mean_interval(
     return Estimate(mean, sem, low, high)
 
 
+def wilson_interval(p: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval for a share p over n units: never of zero width, even at 0 or 1."""
+    z = z_quantile(0.5 + level / 2)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def difference_interval(p_a: float, p_b: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for p_b - p_a (method 10, Stat. Med. 1998), each share over
+    n items. It stands in for the paired interval where every item moved alike (both runs all right,
+    say): the paired spread is then zero and a normal interval would claim a certainty that n items
+    cannot give (100% of 50 items both times rules out only drops beyond about 7 points)."""
+    low_a, high_a = wilson_interval(p_a, n, level)
+    low_b, high_b = wilson_interval(p_b, n, level)
+    d = p_b - p_a
+    return d - math.hypot(p_b - low_b, high_a - p_a), d + math.hypot(high_b - p_b, p_a - low_a)
+
+
 def bootstrap_interval(
     values: np.ndarray, rng: np.random.Generator, level: float = 0.95, n_resamples: int = 2000
 ) -> tuple[float, float]:
