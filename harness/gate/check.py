@@ -25,12 +25,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from harness import stats
-from harness.stats.intervals import difference_interval
+from harness.stats.intervals import difference_interval, z_quantile
 from harness.errors import UserError
 from harness.gate.baseline import Baseline, read_baseline
 from harness.gate.settings import differences
@@ -117,28 +118,42 @@ def judge(pair: Pair, tolerance_pts: float, alpha: float) -> CellCheck:
     """The verdict for one cell at level `alpha` (already split over the cells: see judge_all)."""
     drop = stats.regression_test(pair.base, pair.current, tolerance_pts, alpha)
     paired = stats.compare(pair.base, pair.current, level=1 - 2 * alpha)
-    tolerance = tolerance_pts / 100
-    low, high, p_value, regressed = paired.ci_low, paired.ci_high, drop.p_value, drop.regressed
-    if paired.sem == 0 and paired.n_items > 1:
-        # Every item moved alike (both runs all right, most often): no spread, and a normal interval
-        # of zero width would say "ok" on no evidence. Newcombe's interval says what n items can rule out.
-        low, high = difference_interval(paired.accuracy_a, paired.accuracy_b, paired.n_items, level=1 - 2 * alpha)
-        p_value, regressed = float("nan"), high < -tolerance
-    verdict: Verdict
-    if regressed:
-        verdict = "regressed"
-    elif low > 0:
-        verdict = "improved"
-    elif low >= -tolerance:
-        verdict = "ok"
-    else:
-        verdict = "inconclusive"  # also when there is no interval (a single paired item)
+    low, high = cell_bounds(paired.delta, paired.sem, paired.n_items, paired.accuracy_a, paired.accuracy_b, alpha)
+    verdict = str(verdict_of(low, high, tolerance_pts))
     return CellCheck(
         model=pair.model, task=pair.task, n_items=paired.n_items, k_baseline=paired.k_a, k_current=paired.k_b,
         baseline=paired.accuracy_a, current=paired.accuracy_b, delta=paired.delta,
-        low=low, high=high, p_value=p_value, verdict=verdict,
+        low=float(low), high=float(high), p_value=drop.p_value if paired.sem > 0 else float("nan"),
+        verdict=verdict,  # type: ignore[arg-type]
         n_unpaired=paired.n_only_a, n_failed=pair.n_failed,
     )
+
+
+def cell_bounds(delta: Any, sem: Any, n_items: int, acc_a: Any, acc_b: Any, alpha: float) -> tuple[Any, Any]:
+    """The 1 - 2 alpha interval of the paired difference (each end a one-sided bound at alpha):
+    normal over items, clipped to [-1, 1]; vectorised over replications for bench/gate_rates.py.
+    Where every item moved alike (both runs all right, most often) the spread is zero and a
+    normal interval of zero width would say "ok" on no evidence: Newcombe's interval says what
+    n items can rule out."""
+    delta, sem = np.asarray(delta, dtype=float), np.asarray(sem, dtype=float)
+    z = z_quantile(1 - alpha)
+    low, high = np.clip(delta - z * sem, -1, 1), np.clip(delta + z * sem, -1, 1)
+    if n_items > 1 and np.any(sem == 0):
+        a, b = np.broadcast_to(acc_a, delta.shape), np.broadcast_to(acc_b, delta.shape)
+        low, high = np.array(low, dtype=float, ndmin=1), np.array(high, dtype=float, ndmin=1)
+        for i in np.flatnonzero(np.ravel(sem == 0)):
+            low.flat[i], high.flat[i] = difference_interval(float(np.ravel(a)[i]), float(np.ravel(b)[i]), n_items, level=1 - 2 * alpha)
+        low, high = low.reshape(delta.shape), high.reshape(delta.shape)
+    return low, high
+
+
+def verdict_of(low: Any, high: Any, tolerance_pts: float) -> Any:
+    """regressed: the whole interval below -t; improved: above 0; ok: its low end at or above -t;
+    else inconclusive (also with no interval: a single paired item). Vectorised."""
+    t = tolerance_pts / 100
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    found = np.select([high < -t, low > 0, low >= -t], ["regressed", "improved", "ok"], "inconclusive")
+    return found if found.ndim else found.item()
 
 
 def per_cell(alpha: float, n_cells: int) -> float:
