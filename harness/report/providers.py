@@ -106,11 +106,11 @@ def differences_chart(found: Audit, simulated: bool, folder: Path) -> Chart:
     tasks = tuple(dict.fromkeys(rows["task"])) or tuple(dict.fromkeys(found.rows["task"]))
     labels = list(dict.fromkeys(f"{r.provider}\n{r.variant}" for r in rows.itertuples()))
     columns = min(len(tasks), PANEL_COLUMNS)
-    size = (max(4.6 * columns + 2.8, 11.0), 1.6 + 0.45 * max(len(labels), 2) * int(np.ceil(len(tasks) / PANEL_COLUMNS)))
+    size = (max(4.0 * columns + 4.2, 11.0), 1.8 + 0.5 * max(len(labels), 2) * int(np.ceil(len(tasks) / PANEL_COLUMNS)))
     title = f"Accuracy difference from {found.reference}, paired by item, with 95% intervals"
     fig = titled_figure(size, title, simulated)
     band = found.equivalence_pts
-    for ax, task in _panels(fig, tasks):
+    for i, (ax, task) in enumerate(_panels(fig, tasks)):
         mine = rows[rows["task"] == task]
         ax.axvspan(-band, band, color="#eeeeee", zorder=0)
         ax.axvline(0, color="black", linewidth=1.0, zorder=1)
@@ -121,7 +121,7 @@ def differences_chart(found: Audit, simulated: bool, folder: Path) -> Chart:
                 ax.hlines(y, 100 * r.ci_low, 100 * r.ci_high, color=colour, linewidth=2.2, zorder=2)
             ax.plot(100 * r.delta, y, "o", color=colour, markeredgecolor="black", markeredgewidth=0.6, markersize=7, zorder=3)
             ax.annotate(f"{100 * r.delta:+.1f}", (100 * r.delta, y), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8)
-        ax.set_yticks(range(len(labels)), labels, fontsize=8.5)
+        ax.set_yticks(range(len(labels)), labels if i % PANEL_COLUMNS == 0 else [""] * len(labels), fontsize=8.5)
         ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.set_title(task_name(task), fontsize=11)
         ax.set_xlabel(f"Δ accuracy vs {found.reference} (points)")
@@ -157,7 +157,8 @@ def accuracy_latency_chart(found: Audit, simulated: bool, folder: Path) -> Chart
             ax.errorbar([r.latency_p50], [acc], yerr=[[acc - 100 * r.accuracy_low], [100 * r.accuracy_high - acc]], fmt=marker,
                         color=colour, markeredgecolor="black", markeredgewidth=0.6, markersize=8, ecolor=colour, elinewidth=1.6,
                         capsize=3.5, zorder=3)
-            ax.annotate(r.variant, (r.latency_p50, acc), xytext=(6, -3), textcoords="offset points", fontsize=7.5, color="#333333")
+            if rows["variant"].nunique() > 1:  # one variant: the legend says it all
+                ax.annotate(r.variant, (r.latency_p50, acc), xytext=(6, -3), textcoords="offset points", fontsize=7.5, color="#333333")
         ax.set_title(task_name(task), fontsize=11)
         ax.set_xlabel("Median latency per answer (s)")
         ax.set_ylabel("Accuracy (%)")
@@ -169,7 +170,8 @@ def accuracy_latency_chart(found: Audit, simulated: bool, folder: Path) -> Chart
                       label=p + (" (reference)" if p == found.reference else "")) for p, (c, m) in style.items()]
     fig.legend(handles=handles, loc="outside right center", title="Provider", fontsize=9, title_fontsize=9.5, frameon=False)
     caption = ("One point per provider and variant: accuracy (avg@k, whiskers its 95% interval over items) against the median time "
-               "to a whole answer. Up and to the left is better; the paired differences say which accuracy gaps are real.")
+               "to a whole answer. Up and to the left is better; the paired differences say which accuracy gaps are real."
+               + (" Simulated times are the simulator's, scaled by --sim-time-scale." if simulated else ""))
     return _save(fig, folder, "provider_accuracy_latency", SECTION, "Accuracy against median latency, per provider", caption)
 
 
