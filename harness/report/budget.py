@@ -21,9 +21,11 @@ SHOWN_CAPS = (4096, 8192, 16384, 32768)
 
 def budget_lines(figures: Figures) -> list[str]:
     """One sentence per variant and task, for the terminal and the page."""
-    if figures.sufficient is None:
+    if figures.sufficient is None or figures.sufficient.empty:
         return []
-    return [sentence(row, task_name(row["task"])) for _, row in figures.sufficient.iterrows()]
+    labels, tasks = list(figures.labels), list(figures.tasks)
+    rows = sorted(figures.sufficient.to_dict("records"), key=lambda r: (labels.index(r["model"]), tasks.index(r["task"])))
+    return [sentence(pd.Series(row), task_name(row["task"])) for row in rows]
 
 
 def budget_tables(figures: Figures) -> list[Table]:

@@ -84,9 +84,9 @@ def sufficient_caps(curve: pd.DataFrame, within_pts: float = WITHIN_PTS) -> pd.D
 
 def sentence(row: pd.Series, task_name: str) -> str:
     """The summary line: where the score is reached, and what the rest of the cap buys."""
-    head = f"{row['model']} reaches its {task_name} score by {_k(row['cap'])} tokens"
     if row["cap"] == row["full_cap"]:
-        return f"{head} (its whole cap: a lower one would cost accuracy)"
+        return f"{row['model']} reaches its {task_name} score only by {row['cap']:,} tokens, its whole cap: a lower one would cost accuracy"
+    head = f"{row['model']} reaches its {task_name} score by {_k(row['cap'])} tokens"
     what = "costs" if row["ratio_of"] == "cost" else "uses"
     more = "" if row["ratio_of"] == "cost" else " the output tokens"
     return f"{head}; {row['full_cap']:,} {what} {row['ratio']:.2f}x{more} for {row['gain_pts']:+.1f} points"
