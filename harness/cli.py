@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("suite", nargs="?", type=Path, help="a suite file (configs/suites/*.yaml); flags override its fields")
     _run_flags(run)
     run.add_argument("--no-report", dest="no_report", action="store_true", help="print the summary but write no report (charts take a few seconds)")
+    seq = run.add_argument_group("a check in rounds (sends only what undecided cells still need)")
+    seq.add_argument("--until-decided", dest="until_decided", action="store_true",
+                     help="check against --baseline after each round of items, and stop sending to a model x task once it is decided")
+    seq.add_argument("--baseline", type=Path, help="with --until-decided: a file written by `glm-eval baseline`")
+    seq.add_argument("--rounds", type=int, default=4, help="looks per cell, each a further share of the baseline's items (default 4)")
+    seq.add_argument("--tolerance", type=float, default=1.0, help="as `check --tolerance` (default 1.0 points)")
+    seq.add_argument("--alpha", type=float, default=0.05, help="as `check --alpha`, spent over the looks (default 0.05)")
+    seq.add_argument("--require-conclusive", dest="require_conclusive", action="store_true", help="as `check --require-conclusive`: exit 3 when a cell is left undecided")
     run.set_defaults(func=cmd_run)
 
     audit = sub.add_parser(
@@ -221,6 +229,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.thinking and "," in args.thinking:
         return _run_both_modes(args, console)
     spec = run_spec_from(args)
+    if args.until_decided:
+        return _run_until_decided(spec, args, console)
+    if args.baseline is not None:
+        raise UserError("--baseline goes with --until-decided (or give it to `glm-eval check`)")
     if args.dry_run:
         plan, _ = evaluate.prepare(spec, need_key=False)
         book, preset = evaluate.pricing(spec, plan.provider)
@@ -229,6 +241,28 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.api import run_spec
 
     return run_spec(spec, sys.argv[1:], console, report=not args.no_report).exit_code
+
+
+def _run_until_decided(spec: Any, args: argparse.Namespace, console: Console) -> int:
+    from harness import evaluate
+    from harness.gate.adaptive import adaptive_markdown, run_until_decided
+
+    if args.baseline is None:
+        raise UserError("--until-decided checks against a baseline: give --baseline PATH (written by `glm-eval baseline`)")
+    if args.rounds < 1:
+        raise UserError(f"--rounds {args.rounds}: give 1 or more")
+    out = evaluate.run_dir_for(spec)
+    check = run_until_decided(spec, args.baseline, out, args.rounds, args.tolerance, args.alpha, sys.argv[1:], console)
+    markdown = adaptive_markdown(check)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "check.md").write_text(markdown, encoding="utf-8")
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(markdown + "\n")
+    console.rule("check in rounds")
+    console.print(markdown, markup=False, highlight=False)
+    console.print(f"written: {out / 'check.md'}")
+    return check.exit_code(args.require_conclusive)
 
 
 def _run_both_modes(args: argparse.Namespace, console: Console) -> int:

@@ -44,20 +44,25 @@ class SequentialCell:
     items_seen: int
 
 
+def looks(n_items: int, n_rounds: int, alpha: float) -> list[tuple[int, float]]:
+    """(items seen, level tested at) for each look at a cell of n items; `alpha` is the cell's share."""
+    seen = rounds(n_items, n_rounds)
+    return list(zip(seen, spending(alpha, [n / n_items for n in seen])))
+
+
 def sequential_judge(pair: Pair, order: Sequence[str], n_rounds: int, tolerance_pts: float, alpha: float) -> SequentialCell:
     """Judge one cell after each round of items (in `order`, the order they are sent in), at the
     spent level, stopping at the first decided look. `alpha` is the cell's share (as `judge`'s)."""
-    seen = rounds(len(order), n_rounds)
-    levels = spending(alpha, [n / len(order) for n in seen])
     cell = None
-    for look, (n, level) in enumerate(zip(seen, levels), start=1):
+    steps = looks(len(order), n_rounds, alpha)
+    for look, (n, level) in enumerate(steps, start=1):
         ids = set(order[:n])
         base, current = _only(pair.base, ids), _only(pair.current, ids)
         cell = judge(Pair(pair.model, pair.task, base, current, pair.n_failed), tolerance_pts, level)
         if cell.verdict in DECIDED:
             return SequentialCell(cell, look, n)
     assert cell is not None
-    return SequentialCell(cell, len(seen), seen[-1])
+    return SequentialCell(cell, len(steps), steps[-1][0])
 
 
 def _only(items: pd.DataFrame, ids: set[str]) -> pd.DataFrame:

@@ -30,7 +30,9 @@ class Differences:
     changes: tuple[str, ...]
 
 
-def differences(baseline: Baseline, run: Run) -> Differences:
+def differences(baseline: Baseline, run: Run, round_of: tuple[str, str] | None = None) -> Differences:
+    """`round_of` (model, task): the run is one round of a sequential check of that cell alone, on a
+    --limit subset of the baseline's items; its items are then checked by id, not by fingerprint."""
     manifest = run.manifest
     refusals: list[str] = []
     changes: list[str] = []
@@ -46,7 +48,8 @@ def differences(baseline: Baseline, run: Run) -> Differences:
         refusals.append(f"the judge differs ({_judge_name(baseline.judge)} in the baseline, {_judge_name(judge)} in the run)")
     tasks: dict[str, Any] = manifest.get("tasks", {})
     present = {(str(m), str(t)) for m, t in run.scores[["model", "task"]].drop_duplicates().itertuples(index=False)}
-    missing = [f"{c.model} x {c.task}" for c in baseline.cells if (c.model, c.task) not in present]
+    wanted = [c for c in baseline.cells if round_of is None or (c.model, c.task) == round_of]
+    missing = [f"{c.model} x {c.task}" for c in wanted if (c.model, c.task) not in present]
     if missing:
         refusals.append(f"the run has no samples of {', '.join(missing)}, which the baseline has")
     for task, record in baseline.tasks.items():
@@ -54,7 +57,7 @@ def differences(baseline: Baseline, run: Run) -> Differences:
         if current is None:
             continue  # already refused as missing cells
         name = task_name(task)
-        if current.get("fingerprint") != record.fingerprint:
+        if round_of is None and current.get("fingerprint") != record.fingerprint:
             refusals.append(
                 f"{name}: the items differ (dataset fingerprint {record.fingerprint[:12]} in the baseline, "
                 f"{str(current.get('fingerprint'))[:12]} in the run: other data, or another --limit/--items)"
