@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--alpha", type=float, default=0.05, help="two-sided test level (default 0.05: 95%% confidence)")
     plan.add_argument("--power", type=float, default=0.8, help="chance of detecting a real difference of that size (default 0.8)")
     plan.add_argument("--price-as", dest="price_as", help="a preset of configs/prices.yaml (default: the run's provider's)")
+    plan.add_argument("--tolerance", type=float, help="size a `glm-eval check` instead: the drop it tolerates (points); --detect is the drop it must catch")
+    plan.add_argument("--cells", type=int, default=1, help="with --tolerance: the model x task cells the check splits alpha over (default 1)")
     plan.set_defaults(func=cmd_plan)
 
     from harness.gate.commands import add_commands
@@ -496,23 +498,41 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     scores = results.read_samples(run)
     if args.task not in set(scores["task"]):
         raise UserError(f"{run} has no samples of task {args.task}; run it first or name another run with --run")
+    detect, alpha = args.detect, args.alpha
+    if args.tolerance is not None:
+        # The check's one-sided test at alpha / cells must put its bound below -tolerance for a true drop
+        # of --detect: the two-sided sizing at twice that level, for the difference detect - tolerance.
+        if not 0 <= args.tolerance < args.detect or args.cells < 1:
+            raise UserError("--tolerance must be at least 0 and below --detect, and --cells at least 1")
+        detect, alpha = args.detect - args.tolerance, 2 * args.alpha / args.cells
     try:
-        advice = stats.sample_size_advice(scores, args.task, args.detect, args.alpha, args.power)
+        advice = stats.sample_size_advice(scores, args.task, detect, alpha, args.power)
     except ValueError as exc:
         raise UserError(f"{run}: {exc}; rerun the task with --samples 2 or more") from None
     console.print(
         f"{args.task}: from {run} ({advice.n_items} items x {advice.k_current} samples; within-item variance "
         f"{advice.within_var:.4f}, between-item variance of differences {advice.between_var:.4f}: {advice.between_source})"
     )
-    console.print(f"at {advice.k_current} samples per item, the smallest difference detected with power {args.power:.0%}: {advice.detectable_pts_at_current_k:.1f} points")
+    if args.tolerance is not None:
+        console.print(f"at {advice.k_current} samples per item, the smallest drop such a check fails with power {args.power:.0%}: "
+                      f"{advice.detectable_pts_at_current_k + args.tolerance:.1f} points")
+    else:
+        console.print(f"at {advice.k_current} samples per item, the smallest difference detected with power {args.power:.0%}: {advice.detectable_pts_at_current_k:.1f} points")
     if advice.k_needed is None:
         console.print(f"no number of samples per item detects {args.detect} points on {advice.n_items} items: the items differ too much; add items")
         return 0
     per_variant = advice.n_requests // 2
-    console.print(
-        f"to detect {args.detect} points at {1 - args.alpha:.0%} confidence with power {args.power:.0%}: "
-        f"{advice.k_needed} samples per item, {per_variant} requests per variant ({advice.n_requests} for the pair)"
-    )
+    if args.tolerance is not None:
+        console.print(
+            f"for `glm-eval check --tolerance {args.tolerance:g} --alpha {args.alpha:g}` over {args.cells} cells to fail on a "
+            f"{args.detect:g}-point drop with power {args.power:.0%}: {advice.k_needed} samples per item on these {advice.n_items} items, "
+            f"{per_variant} requests per variant and run"
+        )
+    else:
+        console.print(
+            f"to detect {args.detect} points at {1 - args.alpha:.0%} confidence with power {args.power:.0%}: "
+            f"{advice.k_needed} samples per item, {per_variant} requests per variant ({advice.n_requests} for the pair)"
+        )
     book = load_prices()
     provider = str(scores["provider"].iloc[0])
     preset = args.price_as or book.preset_for(provider)

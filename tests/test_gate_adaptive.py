@@ -56,3 +56,22 @@ def test_undecided_cells_do_not_pass_and_can_fail_the_build(baseline, mirror: Pa
 def test_until_decided_needs_a_baseline(capsys):
     assert main(["run", "--provider", "simulated", "--models", "glm-4.5", "--tasks", "math500", "--until-decided"]) == 2
     assert "--baseline" in capsys.readouterr().err
+
+
+def test_plan_sizes_a_check_for_the_drop_it_must_catch(tmp_path: Path, mirror: Path, capsys):
+    run = tmp_path / "r"
+    assert main(["run", "--provider", "simulated", "--models", "glm-4.5,glm-4.5-air", "--tasks", "math500", "--limit", "100", "--samples", "2",
+                 "--data-dir", str(mirror), "--out", str(run), "--store", str(tmp_path / "s.sqlite"), "--no-report"]) == 0
+    capsys.readouterr()
+    def samples_for(drop: str) -> str:
+        assert main(["plan", "--task", "math500", "--detect", drop, "--tolerance", "1", "--cells", "6", "--run", str(run), "--price-as", "zai"]) == 0
+        return capsys.readouterr().out
+
+    out = samples_for("8")
+    assert "for `glm-eval check --tolerance 1 --alpha 0.05` over 6 cells to fail on a 8-point drop with power 80%" in out
+    assert "glm-4.5: " in out and "USD (priced as zai" in out
+    loose = int(out.split("power 80%: ")[2].split(" samples")[0])
+    tight = int(samples_for("5").split("power 80%: ")[2].split(" samples")[0])
+    assert tight > loose, "a smaller drop to catch needs more samples"
+    assert "add items" in samples_for("3"), "100 items cannot catch 3 points at a 1-point tolerance, however many samples"
+    assert main(["plan", "--task", "math500", "--detect", "1", "--tolerance", "2", "--run", str(run)]) == 2
