@@ -57,14 +57,16 @@ def simulate(suite: dict[str, tuple[int, int]], base_p: dict, cur_p: dict, reps:
     seq_regressed = np.zeros((reps, len(cells)), bool)
     fixed_open = np.zeros((reps, len(cells)), bool)
     seq_open = np.zeros((reps, len(cells)), bool)
+    same = np.zeros((reps, len(cells)), bool)  # the sequential verdict equals the fixed one
     requests_fixed = requests_seq = 0.0
     for c, (variant, task) in enumerate(cells):
         n, k = suite[task]
         pick = rng.permutation(len(base_p[(variant, task)]))[:n]  # a --limit subset: the same items for both runs
         pb, pc = base_p[(variant, task)][pick], cur_p[(variant, task)][pick]
         diffs = (rng.binomial(k, pc, (reps, n)) - rng.binomial(k, pb, (reps, n))) / k
-        verdict = _verdict(diffs, pb, alpha)
+        fixed = verdict = _verdict(diffs, pb, alpha)
         fixed_regressed[:, c], fixed_open[:, c] = verdict == "regressed", verdict == "inconclusive"
+        final = np.full(reps, "inconclusive", dtype=object)
         requests_fixed += reps * n * k
         # sequential: looks after each quarter of the items, at the spent levels; stop at the first decision
         seen = rounds(n, LOOKS)
@@ -74,9 +76,11 @@ def simulate(suite: dict[str, tuple[int, int]], base_p: dict, cur_p: dict, reps:
             verdict = _verdict(diffs[:, :m], pb[:m], level)
             decided_now = undecided & (verdict != "inconclusive")
             seq_regressed[decided_now, c] = verdict[decided_now] == "regressed"
+            final[decided_now] = verdict[decided_now]
             requests_seq += decided_now.sum() * m * k
             undecided &= ~decided_now
         seq_open[undecided, c] = True
+        same[:, c] = final == fixed
         requests_seq += undecided.sum() * n * k
     planted = cells.index(DROP[:2])
     return {
@@ -84,6 +88,7 @@ def simulate(suite: dict[str, tuple[int, int]], base_p: dict, cur_p: dict, reps:
         "caught_fixed": float(fixed_regressed[:, planted].mean()), "caught_sequential": float(seq_regressed[:, planted].mean()),
         "undecided_cells_fixed": float(fixed_open.mean()), "undecided_cells_sequential": float(seq_open.mean()),
         "requests_ratio": requests_seq / requests_fixed,
+        "same_verdict": float(same.mean()),
     }
 
 
@@ -120,7 +125,7 @@ def main() -> None:
             print(f"  {label}: checks failed fixed {100 * r['false_alarm_fixed']:.1f}% / sequential {100 * r['false_alarm_sequential']:.1f}%; "
                   f"drop caught fixed {100 * r['caught_fixed']:.1f}% / sequential {100 * r['caught_sequential']:.1f}%; "
                   f"cells undecided fixed {100 * r['undecided_cells_fixed']:.1f}% / sequential {100 * r['undecided_cells_sequential']:.1f}%; "
-                  f"requests sequential/fixed {r['requests_ratio']:.2f}")
+                  f"requests sequential/fixed {r['requests_ratio']:.2f}; same verdict in {100 * r['same_verdict']:.1f}% of cells")
     print(machine_line(info), f"; {time.monotonic() - started:.0f} s")
     append_result({"bench": "gate_rates", "reps": args.reps, "tolerance": TOLERANCE, "alpha": ALPHA, "looks": LOOKS, "machine": info, "rows": rows})
 
