@@ -100,18 +100,23 @@ def test_reference_comparison_against_published_figures(report):
     run, written = report
     md = files(written)["summary.md"].read_text()
     reference = load_reference()
-    assert reference.model == "glm-4.5" and reference.source.publisher == "CometAPI"
-    assert {t: p.percent for t, p in reference.scores.items()} == {"math500": 98.2, "aime24": 91.0, "gpqa_diamond": 79.1}
-    assert 'CometAPI product page "GLM-4.5 API" (2025-07-28), as published, not checked' in md
+    assert set(reference.models) == {"glm-4.5", "glm-4.5-air"} and reference.sources["report"].where == "arXiv 2508.06471, Table 4"
+    assert {t: p.percent for t, p in reference.scores_for("glm-4.5").items()} == {"math500": 98.2, "aime24": 91.0, "gpqa_diamond": 79.1}
+    assert {t: p.percent for t, p in reference.scores_for("glm-4.5-air").items()} == {"math500": 98.1, "aime24": 89.4, "gpqa_diamond": 75.0}
+    assert 'technical report "GLM-4.5: Agentic, Reasoning, and Coding (ARC) Foundation Models" (arXiv 2508.06471, Table 4)' in md
+    assert "measured under glm-simple-evals" in md
     summary = stats.summarize(results.read_samples(run)).set_index(["model", "task"])
-    section = md.split("Measured glm-4.5 vs published figures")[1].split("\n\n", 2)[1]
-    rows = {line.split(" | ")[1]: line.split(" | ") for line in section.splitlines()[2:]}
-    for task, published in reference.scores.items():
-        row = summary.loc[("glm-4.5", task)]
-        line = rows[f"{TASK_COLUMNS[task]} (published as {published.benchmark})"]
-        inside = row.ci_low <= published.percent / 100 <= row.ci_high
-        assert line[2] == f"{published.percent:.1f}" and line[3] == f"{100 * row.accuracy:.1f}"
-        assert line[-1].rstrip(" |") == ("yes" if inside else "NO")
+    section = md.split("Measured vs published figures, each variant beside its own")[1].split("\n\n", 2)[1]
+    rows = {(line.split(" | ")[0].strip("| "), line.split(" | ")[1]): line.split(" | ") for line in section.splitlines()[2:]}
+    variants = {v for v, _ in rows}
+    assert variants == set(reference.models) & set(summary.index.get_level_values("model")), "each variant beside its own figures"
+    for variant in variants:
+        for task, published in reference.scores_for(variant).items():
+            row = summary.loc[(variant, task)]
+            line = rows[(variant, f"{TASK_COLUMNS[task]} (published as {published.benchmark})")]
+            inside = row.ci_low <= published.percent / 100 <= row.ci_high
+            assert line[2] == f"{published.percent:.1f}" and line[3] == f"{100 * row.accuracy:.1f}"
+            assert line[-1].rstrip(" |") == ("yes" if inside else "NO")
 
 
 def test_cost_per_variant_priced_as_cometapi_for_a_simulated_run(report):

@@ -74,34 +74,39 @@ def accuracy_chart(figures: Figures, folder: Path) -> Chart:
     s = figures.summary
     labels, tasks = figures.labels, figures.tasks
     width = 0.8 / len(labels)
+    compared = False
     for i, label in enumerate(labels):
         mine = s[s["model"] == label].set_index("task")
         xs = [t for t, task in enumerate(tasks) if task in mine.index]
         rows = mine.loc[[task for task in tasks if task in mine.index]]
         positions = np.array(xs) + (i - (len(labels) - 1) / 2) * width
         _dots(ax, positions, rows, style[label])
+        own = figures.reference.scores_for(figures.runs.variant_of[label])
+        for x, task in zip(positions, rows.index):
+            if task in own:  # the variant's own published figure, beside its dot
+                ax.hlines(own[task].percent, x - width / 2, x + width / 2, colors=style[label].colour, linestyles=(0, (3, 1.5)),
+                          linewidth=2.0, zorder=2)
+                compared = True
         for x, value in zip(positions, rows["accuracy"]):
             ax.annotate(f"{100 * value:.1f}", (x, 100 * value), xytext=(7, 0), textcoords="offset points", va="center",
                         fontsize=8, color="#222222", zorder=4,
                         bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
-    published = figures.reference.scores
-    for t, task in enumerate(tasks):
-        if task in published:
-            ax.hlines(published[task].percent, t - 0.45, t + 0.45, colors="black", linestyles=(0, (4, 2)), linewidth=1.4, zorder=1)
-    ax.set_xticks(range(len(tasks)), [_task_tick(figures, task) for task in tasks])
+    ax.set_xticks(range(len(tasks)), [task_name(task) for task in tasks])
     ax.set_xlim(-0.5, len(tasks) - 0.5)
     ax.set_ylim(_floor(s["ci_low"]), 101)
     ax.set_xlabel("Benchmark")
     ax.set_ylabel("Accuracy (%)")
     ax.grid(axis="y", **GRID)
     ax.set_axisbelow(True)
-    compared = any(task in published for task in tasks)  # a task with no published figure gets no line, nor a legend for one
-    extra = [Line2D([], [], color="black", linestyle=(0, (4, 2)), linewidth=1.4,
-                    label=f"published {figures.reference.model}\n({figures.reference.source.publisher}, as published)")] if compared else []
+    # a variant with no published figure gets no line, and a chart with none no legend for one
+    extra = [Line2D([], [], color="#444444", linestyle=(0, (3, 1.5)), linewidth=2.0,
+                    label="the variant's published figure\n(as published, not checked)")] if compared else []
     _legend(fig, figures, style, extra)
     caption = "Dots are avg@k accuracy, whiskers the 95% interval over items"
     if compared:
-        caption += f"; the dashed line is the published {figures.reference.model} figure ({figures.reference.source.cite()})"
+        cited = {figures.reference.models[v].source for v in figures.runs.variant_of.values() if v in figures.reference.models}
+        caption += ("; a dashed line beside a dot is that variant's own published figure ("
+                    + "; ".join(figures.reference.sources[name].cite() for name in sorted(cited)) + ")")
     return _save(fig, folder, "accuracy", "Accuracy", title, caption + ".")
 
 
@@ -317,11 +322,6 @@ def _log_axis(ax: Axes, values: list[float]) -> None:
     ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)) if wide else ticker.MaxNLocator(5))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.3g}"))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-
-
-def _task_tick(figures: Figures, task: str) -> str:
-    published = figures.reference.scores.get(task)
-    return f"{task_name(task)}\npublished {published.percent:.1f}" if published else task_name(task)
 
 
 def _legend(fig: Figure, figures: Figures, style: dict[str, Style], extra: Sequence[Line2D] = ()) -> None:

@@ -1,9 +1,10 @@
-"""The published GLM-4.5 figures (configs/reference.yaml) set beside the measured ones.
+"""The published GLM-4.5 figures (configs/reference.yaml) set beside the measured ones, each
+variant beside its own.
 
-The figures are shown "as published, not checked": the table says where they come from and only
-whether each lies inside the measured 95% interval, which is what a reader can act on (a figure
-outside it means this provider, prompt or grader does not reproduce the claim, or the claim does
-not hold).
+The figures are shown "as published, not checked": the table says where each comes from and under
+which protocol it was measured, and only whether it lies inside the measured 95% interval, which
+is what a reader can act on (a figure outside it means this provider, prompt or grader does not
+reproduce the claim, or the claim does not hold).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime
 from pathlib import Path
 
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.config import Strict, load
 from harness.paths import CONFIGS
@@ -21,7 +22,7 @@ from harness.report.runs import Runs
 DEFAULT_REFERENCE = CONFIGS / "reference.yaml"
 
 REFERENCE_COLUMNS = [
-    "model", "task", "benchmark", "published", "accuracy", "ci_low", "ci_high",
+    "model", "variant", "task", "benchmark", "published", "source", "accuracy", "ci_low", "ci_high",
     "n_items", "items_in_set", "k", "inside", "difference",
 ]
 
@@ -30,11 +31,14 @@ class Source(Strict):
     publisher: str
     title: str
     kind: str
-    date: datetime.date
+    where: str = Field(description="where in the source: an arXiv id and table, a page")
+    date: datetime.date | None = None
     status: str
+    protocol: str = Field(description="how the figures were measured, as the source says")
 
     def cite(self) -> str:
-        return f'{self.publisher} {self.kind} "{self.title}" ({self.date.isoformat()}), {self.status}'
+        when = f", {self.date.isoformat()}" if self.date else ""
+        return f'{self.publisher}, {self.kind} "{self.title}" ({self.where}{when}), {self.status}'
 
 
 class Published(Strict):
@@ -42,10 +46,29 @@ class Published(Strict):
     percent: float = Field(ge=0, le=100)
 
 
-class Reference(Strict):
-    model: str = Field(description="the variant the published figures belong to")
-    source: Source
+class PublishedModel(Strict):
+    source: str = Field(description="a name under `sources`")
     scores: dict[str, Published] = Field(min_length=1, description="keyed by task id")
+
+
+class Reference(Strict):
+    sources: dict[str, Source] = Field(min_length=1)
+    models: dict[str, PublishedModel] = Field(min_length=1, description="keyed by variant")
+
+    @model_validator(mode="after")
+    def _sources_exist(self) -> Reference:
+        for variant, published in self.models.items():
+            if published.source not in self.sources:
+                raise ValueError(f"models.{variant}.source: '{published.source}' is not one of sources ({', '.join(self.sources)})")
+        return self
+
+    def scores_for(self, variant: str) -> dict[str, Published]:
+        found = self.models.get(variant)
+        return found.scores if found is not None else {}
+
+    def source_of(self, variant: str) -> Source | None:
+        found = self.models.get(variant)
+        return self.sources[found.source] if found is not None else None
 
 
 def load_reference(path: Path = DEFAULT_REFERENCE) -> Reference:
@@ -53,7 +76,7 @@ def load_reference(path: Path = DEFAULT_REFERENCE) -> Reference:
 
 
 def reference_comparison(runs: Runs, summary: pd.DataFrame, reference: Reference) -> pd.DataFrame:
-    """One row per (label of the reference variant, task it has a published figure for).
+    """One row per (label whose variant has published figures, task it has a figure for).
 
     Figures are fractions, as in `summary` (from `harness.stats.summarize`); `difference` is
     measured minus published, `inside` whether the published figure lies in [ci_low, ci_high],
@@ -64,18 +87,20 @@ def reference_comparison(runs: Runs, summary: pd.DataFrame, reference: Reference
     """
     rows = []
     for label in runs.labels:
-        if runs.variant_of[label] != reference.model:
+        variant = runs.variant_of[label]
+        found = reference.models.get(variant)
+        if found is None:
             continue
         tasks = runs.run_of[label].manifest.get("tasks", {})
-        for task, published in reference.scores.items():
+        for task, published in found.scores.items():
             measured = summary[(summary["model"] == label) & (summary["task"] == task)]
             if measured.empty:
                 continue
             m = measured.iloc[0]
             value = published.percent / 100
             rows.append({
-                "model": label, "task": task, "benchmark": published.benchmark, "published": value,
-                "accuracy": m["accuracy"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
+                "model": label, "variant": variant, "task": task, "benchmark": published.benchmark, "published": value,
+                "source": found.source, "accuracy": m["accuracy"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
                 "n_items": m["n_items"], "items_in_set": tasks.get(task, {}).get("rows"), "k": m["k"],
                 "inside": bool(m["ci_low"] <= value <= m["ci_high"]) if m["ci_high"] > m["ci_low"] else None,
                 "difference": m["accuracy"] - value,

@@ -141,13 +141,12 @@ def accuracy_table(figures: Figures) -> Table:
 
 def reference_table(figures: Figures) -> Table:
     ref, rows = figures.reference, figures.reference_rows
-    notes = (
-        f"Published figures: {ref.source.cite()}. They are for {ref.model}; how they were measured "
-        "(samples per item, judge model) is not stated there.",
-    )
+    used = list(dict.fromkeys(rows["source"])) if not rows.empty else list(dict.fromkeys(m.source for m in ref.models.values()))
+    notes: tuple[str, ...] = tuple(f"Published figures: {ref.sources[name].cite()}; measured under {ref.sources[name].protocol}." for name in used)
+    name = title(figures, "Measured vs published figures, each variant beside its own")
     if rows.empty:
-        frame = pd.DataFrame({"note": [f"no {ref.model} scores on {', '.join(map(task_name, ref.scores))} in these runs"]})
-        return Table("reference", "Published figures", title(figures, f"Measured {ref.model} vs published figures"), frame, notes)
+        frame = pd.DataFrame({"note": [f"no variant with published figures ({', '.join(ref.models)}) ran a task they have figures for"]})
+        return Table("reference", "Published figures", name, frame, notes)
     frame = pd.DataFrame({
         "variant": [display_label(figures, m) for m in rows["model"]],
         "benchmark": [f"{task_name(t)} (published as {b})" for t, b in zip(rows["task"], rows["benchmark"])],
@@ -161,7 +160,7 @@ def reference_table(figures: Figures) -> Table:
     if rows["inside"].isna().any():
         notes += ("† Every item scored the same, so the interval over items has no width and cannot place the "
                   "published figure; run more items or samples.",)
-    return Table("reference", "Published figures", title(figures, f"Measured {ref.model} vs published figures"), frame, notes)
+    return Table("reference", "Published figures", name, frame, notes)
 
 
 def detail_table(figures: Figures) -> Table:
