@@ -54,7 +54,7 @@ def _rest_flags(p: argparse.ArgumentParser) -> None:
     s.add_argument("--temperature", type=float, help="default 0.6")
     s.add_argument("--top-p", type=float, dest="top_p", help="default 0.95")
     s.add_argument("--max-tokens", type=int, dest="max_tokens", help="default 81920, room for long thinking as in Z.ai's kit")
-    s.add_argument("--thinking", choices=["on", "off", "on,off", "off,on"],
+    s.add_argument("--thinking", choices=["on", "off", "on,off", "off,on"], metavar="on|off|on,off",
                    help="default on; 'on,off' runs both, one run folder each under --out, and reports them paired")
     s.add_argument("--no-stream", dest="stream", action="store_const", const=False, help="ask for whole JSON responses instead of SSE streams")
     rt = p.add_argument_group("routing on an aggregator (OpenRouter's provider preferences; --provider openrouter@HOST pins one host)")
@@ -221,6 +221,8 @@ def run_spec_from(args: argparse.Namespace) -> Any:
         if value is not None:
             fields[name] = value
     if isinstance(fields.get("thinking"), str):
+        if "," in fields["thinking"]:
+            raise UserError(f"--thinking {fields['thinking']}: both modes in one go is `glm-eval run`'s; here give on or off")
         fields["thinking"] = fields["thinking"] == "on"
     return validate(fields, RunSpec, str(args.suite) if getattr(args, "suite", None) else "command line")
 

@@ -96,3 +96,9 @@ def test_thinking_on_and_off_in_one_run_are_keyed_apart_and_paired(tmp_path: Pat
     assert (tmp_path / "both" / "report" / "charts" / "thinking.png").stat().st_size > 20_000
     assert main(args) == 0
     assert json.loads((tmp_path / "both" / "thinking-off" / "manifest.json").read_text())["totals"]["requests_sent"] == 0
+
+
+def test_both_thinking_modes_are_run_s_alone(capsys):
+    assert main(["audit", "--providers", "simulated@faithful,simulated@fp8", "--models", "glm-4.5-air", "--tasks", "math500",
+                 "--thinking", "on,off"]) == 2
+    assert "both modes in one go is `glm-eval run`'s" in capsys.readouterr().err
