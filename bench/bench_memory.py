@@ -9,7 +9,7 @@ run mean nothing) and the N largest allocation sites still held at the end of se
 grading are printed: where the memory goes.
 
     .venv/bin/python bench/bench_memory.py                         # 2,500 and 10,000 samples (~3 min)
-    .venv/bin/python bench/bench_memory.py --sizes 100000          # the 100,000-sample run (~15-25 min today)
+    .venv/bin/python bench/bench_memory.py --sizes 100000          # a 100,000-sample run (~15-25 min today)
     .venv/bin/python bench/bench_memory.py --sizes 5000,20000 --tracemalloc 12
     .venv/bin/python bench/bench_memory.py --models glm-4.5,glm-4.5-air,glm-4.5-x,glm-4.5-airx,glm-4.5-flash --sizes 100000
 
