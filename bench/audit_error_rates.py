@@ -96,7 +96,7 @@ def e2e_mode(seeds: int) -> list[dict]:
                          "--data-dir", str(DATA_DIR), "--out", str(out), "--store", str(Path(folder) / "store.sqlite"), "--sim-time-scale", "0.0001"])
             if code != 0:
                 raise SystemExit(f"audit with seed {seed} failed ({code})")
-            for row in _report_rows(out / "report" / "summary.md"):
+            for row in pd.read_csv(out / "report" / "providers.csv").to_dict("records"):
                 host = row["provider"].split("@")[1]
                 if host in CANDIDATES:
                     counts.setdefault((*E2E_SIZE, host), Counter())[kind(row["verdict"])] += 1
@@ -109,18 +109,6 @@ def _rows(counts: dict[tuple[str, int, str], Counter[str]], seeds: int, items: d
         shift = None if p is None else 100 * float(p[host][task].mean() - p[REFERENCE][task].mean())
         rows.append({"task": task, "size": f"{items[task]} x {k}", "host": host, "planted": CANDIDATES[host], "planted_pts": shift, "seeds": seeds,
                      **{f"share_{k.replace(' ', '_')}": found[k] / seeds for k in ("worse", "better", "indistinguishable", "too few to tell")}})
-    return rows
-
-
-def _report_rows(summary: Path) -> list[dict[str, str]]:
-    lines = summary.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("### Accuracy by provider"))
-    header = [c.strip() for c in lines[start + 2].strip("|").split("|")]
-    rows = []
-    for line in lines[start + 4 :]:
-        if not line.startswith("|"):
-            break
-        rows.append(dict(zip(header, (c.strip() for c in line.strip("|").split("|")))))
     return rows
 
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from common import DATA_DIR, append_result, machine, machine_line  # noqa: E402
 
 from harness.gate.check import cell_bounds, per_cell, verdict_of  # noqa: E402
-from harness.gate.sequential import rounds, spending  # noqa: E402
+from harness.gate.sequential import looks  # noqa: E402
 from harness.simproc import answer_key_for  # noqa: E402
 from harness.simulator import DEFAULT_PROFILES, load_profiles  # noqa: E402
 from harness.simulator.calibration import Calibrator  # noqa: E402
@@ -69,10 +69,8 @@ def simulate(suite: dict[str, tuple[int, int]], base_p: dict, cur_p: dict, reps:
         final = np.full(reps, "inconclusive", dtype=object)
         requests_fixed += reps * n * k
         # sequential: looks after each quarter of the items, at the spent levels; stop at the first decision
-        seen = rounds(n, LOOKS)
-        levels = spending(alpha, [m / n for m in seen])
         undecided = np.ones(reps, bool)
-        for m, level in zip(seen, levels):
+        for m, level in looks(n, LOOKS, alpha):
             verdict = _verdict(diffs[:, :m], pb[:m], level)
             decided_now = undecided & (verdict != "inconclusive")
             seq_regressed[decided_now, c] = verdict[decided_now] == "regressed"

@@ -228,8 +228,6 @@ def run_spec_from(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from harness import evaluate, summary
-
     if args.thinking and "," in args.thinking:
         return _run_both_modes(args, console)
     spec = run_spec_from(args)
@@ -238,18 +236,27 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.baseline is not None:
         raise UserError("--baseline goes with --until-decided (or give it to `glm-eval check`)")
     if args.dry_run:
-        plan, _ = evaluate.prepare(spec, need_key=False)
-        book, preset = evaluate.pricing(spec, plan.provider)
-        summary.print_plan(plan, evaluate.store_path(spec), console, book, preset)
-        return 0
+        return _print_plans([spec], console)
     from harness.api import run_spec
 
     return run_spec(spec, sys.argv[1:], console, report=not args.no_report).exit_code
 
 
+def _print_plans(specs: list[Any], console: Console) -> int:
+    """--dry-run: each plan, what the store holds of it and what it would cost; nothing is sent."""
+    from harness import evaluate, summary
+
+    for spec in specs:
+        plan, _ = evaluate.prepare(spec, need_key=False)
+        book, preset = evaluate.pricing(spec, plan.provider)
+        summary.print_plan(plan, evaluate.store_path(spec), console, book, preset)
+    return 0
+
+
 def _run_until_decided(spec: Any, args: argparse.Namespace, console: Console) -> int:
     from harness import evaluate
     from harness.gate.adaptive import adaptive_markdown, run_until_decided
+    from harness.gate.summary import append_step_summary
 
     if args.baseline is None:
         raise UserError("--until-decided checks against a baseline: give --baseline PATH (written by `glm-eval baseline`)")
@@ -260,9 +267,7 @@ def _run_until_decided(spec: Any, args: argparse.Namespace, console: Console) ->
     markdown = adaptive_markdown(check)
     out.mkdir(parents=True, exist_ok=True)
     (out / "check.md").write_text(markdown, encoding="utf-8")
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(markdown + "\n")
+    append_step_summary(markdown)
     console.rule("check in rounds")
     console.print(markdown, markup=False, highlight=False)
     console.print(f"written: {out / 'check.md'}")
@@ -272,7 +277,7 @@ def _run_until_decided(spec: Any, args: argparse.Namespace, console: Console) ->
 def _run_both_modes(args: argparse.Namespace, console: Console) -> int:
     """`run --thinking on,off`: the same plan with thinking on and off, as two runs under one folder
     (the request bodies differ, so they are stored and keyed apart), then one report pairing them."""
-    from harness import evaluate, summary
+    from harness import evaluate
 
     modes = args.thinking.split(",")
     args.thinking = modes[0]
@@ -280,11 +285,7 @@ def _run_both_modes(args: argparse.Namespace, console: Console) -> int:
     out = evaluate.run_dir_for(spec)
     specs = [spec.model_copy(update={"thinking": mode == "on", "out": out / f"thinking-{mode}"}) for mode in modes]
     if args.dry_run:
-        for one in specs:
-            plan, _ = evaluate.prepare(one, need_key=False)
-            book, preset = evaluate.pricing(one, plan.provider)
-            summary.print_plan(plan, evaluate.store_path(one), console, book, preset)
-        return 0
+        return _print_plans(specs, console)
     codes = []
     for one in specs:
         console.rule(f"thinking {'on' if one.thinking else 'off'}")
@@ -315,23 +316,16 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
     from harness.report.terminal import rich_table
 
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    if not providers:
+        raise UserError("--providers: name at least two, the reference first (e.g. zai,openrouter)")
     if args.reference:
         if args.reference not in providers:
             raise UserError(f"--reference {args.reference}: not one of --providers ({', '.join(providers)})")
         providers = [args.reference, *(p for p in providers if p != args.reference)]
-    if not providers:
-        raise UserError("--providers: name at least two, the reference first (e.g. zai,openrouter)")
     args.provider = providers[0]
     spec = run_spec_from(args)
     if args.dry_run:
-        from harness import evaluate, summary
-
-        for name in providers:
-            one = spec.model_copy(update={"provider": name})
-            plan, _ = evaluate.prepare(one, need_key=False)
-            book, preset = evaluate.pricing(one, plan.provider)
-            summary.print_plan(plan, evaluate.store_path(one), console, book, preset)
-        return 0
+        return _print_plans([spec.model_copy(update={"provider": name}) for name in providers], console)
     out = folder_for(spec.out)
     done = run_audit(spec.model_copy(update={"out": None}), providers, out, sys.argv[1:], console)
     runs = load_runs(list(done.runs.values()))
@@ -396,8 +390,7 @@ def cmd_probe(args: argparse.Namespace, console: Console) -> int:
     with contextlib.ExitStack() as stack:
         base_url = provider.config.base_url
         if provider.simulated and args.base_url is None:
-            profile = ["--provider-profile", provider.host] if provider.host else []
-            base_url = stack.enter_context(simulator(["math500"], data_dir_from_env(None), 0.001, key, options=profile))
+            base_url = stack.enter_context(simulator(["math500"], data_dir_from_env(None), 0.001, key, provider_profile=provider.host))
         found = probe(provider, base_url, key, model_ids)
     print_probe(found, f"{provider.name} ({base_url})" + (" (SIMULATED)" if provider.simulated else ""), console)
     if args.json_out:

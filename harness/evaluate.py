@@ -287,8 +287,8 @@ def _endpoint(provider: Provider, plan: Plan, spec: RunSpec, api_key: str | None
     """The address to send to: the provider's, or a simulator started for this run."""
     if provider.simulated and (provider is not plan.provider or spec.base_url is None):
         key = api_key or DEFAULT_SIM_KEY
-        profile = ["--provider-profile", provider.host] if provider.host else []
-        with simulator(answer_key(plan.tasks.values()), None, spec.sim_time_scale, key, log=run_dir / "simulator.log.jsonl", options=profile) as url:
+        with simulator(answer_key(plan.tasks.values()), None, spec.sim_time_scale, key, log=run_dir / "simulator.log.jsonl",
+                       provider_profile=provider.host) as url:
             yield url, key
         return
     if provider.simulated and api_key is None:

@@ -53,12 +53,14 @@ def simulator(
     startup_timeout_s: float = 120.0,
     profiles: Path | None = None,
     options: Iterable[str] = (),
+    provider_profile: str | None = None,
 ) -> Iterator[str]:
     """Yield the base URL (`http://127.0.0.1:PORT/v1`) of a simulator running in a child process.
 
     `tasks` names the tasks whose answers it knows (it loads them itself, as `glm-eval sim`
     does), or is the answer key already loaded, which is handed over in a temporary file so the
-    data is not read twice. `options` are more `glm-eval sim` flags (--stream-usage when_asked, say)."""
+    data is not read twice. `provider_profile` plays one host (`simulated@PROFILE`); `options` are more
+    `glm-eval sim` flags (--stream-usage when_asked, say)."""
     cmd = [sys.executable, "-m", "harness", "sim", "--port", "0", "--time-scale", str(time_scale)]
     key_file = None
     if tasks and isinstance(tasks[0], KeyItem):
@@ -74,6 +76,8 @@ def simulator(
         cmd += ["--log", str(log)]
     if profiles is not None:
         cmd += ["--profiles", str(profiles)]
+    if provider_profile is not None:
+        cmd += ["--provider-profile", provider_profile]
     cmd += list(options)
     errors = tempfile.TemporaryFile(mode="w+")
     env = {**os.environ, "GLM_EVAL_SIM_KEY": api_key}

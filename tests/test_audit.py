@@ -79,7 +79,7 @@ def test_an_audit_finds_the_planted_differences_and_nothing_else(tmp_path: Path,
     assert _audit(tmp_path, mirror, providers) == 0
     out = capsys.readouterr().out
     audit = tmp_path / "audit"
-    rows = {r["provider"]: r for r in _rows(audit / "report" / "summary.md")}
+    rows = {r["provider"]: r for r in pd.read_csv(audit / "report" / "providers.csv").to_dict("records")}
     assert rows["simulated@int4"]["verdict"].startswith("worse by at least"), "a host 10 points worse is found"
     for clean in ("simulated@ignores-thinking", "simulated@no-usage"):
         assert not rows[clean]["verdict"].startswith(("worse", "better")), f"{clean} answers as well as the reference"
@@ -125,35 +125,3 @@ def test_check_of_a_run_folder_still_needs_a_baseline(tmp_path: Path, capsys):
     (tmp_path / "run").mkdir()
     assert main(["check", str(tmp_path / "run")]) == 2
     assert "--baseline" in capsys.readouterr().err
-
-
-def _rows(summary: Path) -> list[dict[str, str]]:
-    """The provider accuracy table of a report's summary.md, as dicts."""
-    lines = summary.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("### Accuracy by provider"))
-    header = [c.strip() for c in lines[start + 2].strip("|").split("|")]
-    rows = []
-    for line in lines[start + 4 :]:
-        if not line.startswith("|"):
-            break
-        rows.append(dict(zip(header, (c.strip() for c in line.strip("|").split("|")))))
-    return rows
-
-
-def test_a_simulated_aggregator_routes_by_the_request_and_the_report_breaks_it_down_by_host(tmp_path: Path, mirror: Path, capsys):
-    common = ["--models", "glm-4.5-air", "--tasks", "math500", "--limit", "60", "--samples", "1", "--data-dir", str(mirror),
-              "--store", str(tmp_path / "store.sqlite"), "--no-report"]
-    assert main(["run", "--provider", "simulated@router", "--out", str(tmp_path / "any"), *common]) == 0
-    assert set(pd.read_json(tmp_path / "any" / "samples.jsonl", lines=True)["served_by"]) == {"FaithfulHost", "Fp8Host", "Int4Host"}
-    assert main(["run", "--provider", "simulated@router", "--route-order", "int4", "--no-fallbacks", "--out", str(tmp_path / "pinned"), *common]) == 0
-    assert set(pd.read_json(tmp_path / "pinned" / "samples.jsonl", lines=True)["served_by"]) == {"Int4Host"}
-    assert main(["run", "--provider", "simulated@router", "--quantizations", "fp8", "--out", str(tmp_path / "fp8"), *common]) == 0
-    assert set(pd.read_json(tmp_path / "fp8" / "samples.jsonl", lines=True)["served_by"]) == {"Fp8Host"}
-    capsys.readouterr()
-    assert main(["run", "--provider", "simulated@router", "--route-order", "nowhere", "--no-fallbacks", "--out", str(tmp_path / "none"), *common]) == 1
-    assert "the routing preferences leave no upstream host" in capsys.readouterr().err
-
-    assert main(["report", str(tmp_path / "pinned"), str(tmp_path / "any"), "--out", str(tmp_path / "report")]) == 0
-    summary = (tmp_path / "report" / "summary.md").read_text()
-    hosts = summary[summary.index("### Accuracy by the upstream host"):]
-    assert all(name in hosts for name in ("FaithfulHost", "Fp8Host", "Int4Host"))

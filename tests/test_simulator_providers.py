@@ -285,13 +285,13 @@ def test_an_unknown_profile_is_refused_with_the_known_ones() -> None:
     assert all(name in message for name in SHIPPED)
     # Through `glm-eval sim --provider-profile`, as a run starts it: the child's one-line error.
     with pytest.raises(UserError) as caught_cli:
-        with simulator([MATH], None, 0.0, "sim-key", options=["--provider-profile", "fp16"]):
+        with simulator([MATH], None, 0.0, "sim-key", provider_profile="fp16"):
             pass
     assert "unknown provider profile 'fp16'; known: faithful, fp8, int4" in str(caught_cli.value)
 
 
 def test_glm_eval_sim_plays_the_named_profile() -> None:
-    with simulator([MATH], None, 0.0, "sim-key", options=["--provider-profile", "int4"]) as url:
+    with simulator([MATH], None, 0.0, "sim-key", provider_profile="int4") as url:
         listed = httpx.get(f"{url}/models", headers=AUTH).json()
         body = httpx.post(f"{url}/chat/completions", json=ask(), headers=AUTH, timeout=10).json()
     assert listed["glm_eval_provider_profile"] == "int4" and body["provider"] == "Int4Host"

@@ -103,8 +103,9 @@ def is_audit(runs: Runs) -> bool:
     return len(distinct) == len(runs.runs) and any(len(p) > 1 for p in by_variant.values())
 
 
-def audit(runs: Runs, costs: Costs, equivalence_pts: float = EQUIVALENCE_PTS) -> Audit:
-    """Every provider against the first run's provider (the reference)."""
+def audit(runs: Runs, summary: pd.DataFrame, costs: Costs, equivalence_pts: float = EQUIVALENCE_PTS) -> Audit:
+    """Every provider against the first run's provider (the reference); `summary` is the report's
+    (stats.summarize of the merged runs, by label)."""
     reference_run = runs.runs[0]
     reference = provider_of(reference_run)
     rows, hosts = [], []
@@ -121,7 +122,8 @@ def audit(runs: Runs, costs: Costs, equivalence_pts: float = EQUIVALENCE_PTS) ->
                 base = runs.scores[(runs.scores["model"] == base_label) & (runs.scores["task"] == task)]
                 if mine.empty or base.empty:
                     continue
-                rows.append(_row(variant, task, provider_of(run), reference, mine, base, label, costs, equivalence_pts))
+                figures = summary[(summary["model"] == label) & (summary["task"] == task)].iloc[0]
+                rows.append(_row(variant, task, provider_of(run), reference, mine, base, figures, _cost(costs, label, task), equivalence_pts))
                 hosts += _hosts(variant, task, provider_of(run), mine)
     return Audit(
         reference=reference,
@@ -170,17 +172,16 @@ def detectable(sem: float, n_items: int) -> float:
 
 
 def _row(
-    variant: str, task: str, provider: str, reference: str, mine: pd.DataFrame, base: pd.DataFrame, label: str,
-    costs: Costs, equivalence_pts: float,
+    variant: str, task: str, provider: str, reference: str, mine: pd.DataFrame, base: pd.DataFrame, summary: pd.Series,
+    cost: dict[str, Any], equivalence_pts: float,
 ) -> dict[str, Any]:
-    summary = stats.summarize(mine, n_resamples=200).iloc[0]
     row: dict[str, Any] = {
         "variant": variant, "task": task, "provider": provider, "reference": reference,
         "n_items": int(summary["n_items"]), "k": int(summary["k"]), "accuracy": float(summary["accuracy"]),
         "accuracy_low": float(summary["ci_low"]), "accuracy_high": float(summary["ci_high"]),
         **{name: float(summary[name]) for name in ("truncated_share", "filtered_share", "failed_share")},
         **_speed(mine),
-        **_cost(costs, label, task),
+        **cost,
         "served_by": _distinct(mine, "served_by"),
         "served_model": _distinct(mine, "served_model"),
     }

@@ -11,7 +11,7 @@ from harness import stats
 from harness.audit.analysis import provider_of
 from harness.audit.run import read_audit
 from harness.errors import UserError
-from harness.gate.check import EXIT_OK, EXIT_REGRESSED, EXIT_UNDECIDED, CellCheck, Pair, judge_all, per_cell
+from harness.gate.check import CellCheck, Pair, exit_for, judge_all, per_cell
 from harness.report.runs import load_runs
 
 
@@ -31,10 +31,7 @@ class ProviderCheck:
     def exit_code(self, require_conclusive: bool = False) -> int:
         """As a check against a baseline: 1 when a provider is worse, 3 (with `require_conclusive`)
         when none is but some cell cannot rule it out."""
-        if any(c.verdict == "regressed" for c in self.cells):
-            return EXIT_REGRESSED
-        undecided = any(c.verdict == "inconclusive" for c in self.cells)
-        return EXIT_UNDECIDED if require_conclusive and undecided else EXIT_OK
+        return exit_for(self.cells, require_conclusive)
 
 
 def check_audit(folder: Path, tolerance_pts: float, alpha: float) -> ProviderCheck:

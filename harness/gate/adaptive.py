@@ -18,7 +18,7 @@ from rich.console import Console
 from harness import evaluate, stats
 from harness.errors import UserError
 from harness.gate.baseline import Baseline, read_baseline
-from harness.gate.check import EXIT_OK, EXIT_REGRESSED, EXIT_UNDECIDED, CellCheck, Pair, judge, per_cell
+from harness.gate.check import CellCheck, Pair, exit_for, judge, per_cell
 from harness.gate.sequential import DECIDED, looks
 from harness.gate.settings import differences
 from harness.report.runs import load_run
@@ -45,10 +45,8 @@ class AdaptiveCheck:
     exit_runs: int  # 1 when some round's run was incomplete
 
     def exit_code(self, require_conclusive: bool = False) -> int:
-        if any(c.check.verdict == "regressed" for c in self.cells):
-            return EXIT_REGRESSED
-        undecided = any(c.check.verdict == "inconclusive" for c in self.cells)
-        return EXIT_UNDECIDED if require_conclusive and undecided else max(EXIT_OK, self.exit_runs)
+        """As `check`'s; 1 also when some round's run was incomplete."""
+        return exit_for([c.check for c in self.cells], require_conclusive) or self.exit_runs
 
 
 def run_until_decided(

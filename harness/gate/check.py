@@ -107,11 +107,16 @@ class Check:
         return tuple(c for c in self.cells if c.verdict == "inconclusive")
 
     def exit_code(self, require_conclusive: bool = False) -> int:
-        """1 on a regression; 3 when nothing regressed but some cell could not tell and the caller
-        asked for every cell to be decided (`--require-conclusive`); else 0."""
-        if self.regressions:
-            return EXIT_REGRESSED
-        return EXIT_UNDECIDED if require_conclusive and self.undecided else EXIT_OK
+        return exit_for(self.cells, require_conclusive)
+
+
+def exit_for(cells: Sequence[CellCheck], require_conclusive: bool = False) -> int:
+    """1 on a regression; 3 when nothing regressed but some cell could not tell and the caller
+    asked for every cell to be decided (`--require-conclusive`); else 0."""
+    if any(c.verdict == "regressed" for c in cells):
+        return EXIT_REGRESSED
+    undecided = any(c.verdict == "inconclusive" for c in cells)
+    return EXIT_UNDECIDED if require_conclusive and undecided else EXIT_OK
 
 
 def judge(pair: Pair, tolerance_pts: float, alpha: float) -> CellCheck:

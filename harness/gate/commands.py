@@ -8,7 +8,6 @@ a baseline that cannot be compared with the run (a UserError, printed as one lin
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from rich.console import Console
@@ -82,7 +81,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from harness.audit.run import AUDIT_FILE
     from harness.gate.check import check_run
     from harness.gate.junit import check_junit
-    from harness.gate.summary import check_markdown, print_check
+    from harness.gate.summary import append_step_summary, check_markdown, print_check
 
     if (args.run / AUDIT_FILE).is_file():
         return _check_audit(args, console)
@@ -96,11 +95,8 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     written = [summary_path, junit_path]
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as out:
-            out.write(markdown + "\n")
-        written.append(Path(step_summary))
+    if (step_summary := append_step_summary(markdown)) is not None:
+        written.append(step_summary)
     print_check(check, console, written)
     return check.exit_code(args.require_conclusive)
 
@@ -108,15 +104,13 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 def _check_audit(args: argparse.Namespace, console: Console) -> int:
     """Every provider of an audit against its reference: exit 1 when one is worse by more than the tolerance."""
     from harness.audit.gate import check_audit, check_markdown
+    from harness.gate.summary import append_step_summary
 
     check = check_audit(args.run, args.tolerance, args.alpha)
     markdown = check_markdown(check)
     summary_path = args.summary or args.run / SUMMARY_FILE
     summary_path.write_text(markdown, encoding="utf-8")
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as out:
-            out.write(markdown + "\n")
+    append_step_summary(markdown)
     view = Table(title=f"Providers against {check.reference}{' (SIMULATED)' if check.simulated else ''}: "
                        f"worse by more than {check.tolerance_pts:g} points fails ({100 * check.level:.1f}% intervals)", title_justify="left")
     for column in ("variant @ provider", "task", "reference %", "provider %", "Δ [interval]", "verdict"):

@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import pandas as pd
-
-from harness.gate.check import CellCheck, Pair, judge
 from harness.stats.intervals import normal_cdf, z_quantile
 
 DECIDED = ("regressed", "ok", "improved")
@@ -37,33 +33,7 @@ def rounds(n_items: int, n_rounds: int) -> list[int]:
     return sorted({max(2, math.ceil(n_items * r / n_rounds)) for r in range(1, n_rounds + 1)})
 
 
-@dataclass(frozen=True)
-class SequentialCell:
-    check: CellCheck  # the verdict at the look that decided it (or the last)
-    look: int  # 1-based
-    items_seen: int
-
-
 def looks(n_items: int, n_rounds: int, alpha: float) -> list[tuple[int, float]]:
     """(items seen, level tested at) for each look at a cell of n items; `alpha` is the cell's share."""
     seen = rounds(n_items, n_rounds)
     return list(zip(seen, spending(alpha, [n / n_items for n in seen])))
-
-
-def sequential_judge(pair: Pair, order: Sequence[str], n_rounds: int, tolerance_pts: float, alpha: float) -> SequentialCell:
-    """Judge one cell after each round of items (in `order`, the order they are sent in), at the
-    spent level, stopping at the first decided look. `alpha` is the cell's share (as `judge`'s)."""
-    cell = None
-    steps = looks(len(order), n_rounds, alpha)
-    for look, (n, level) in enumerate(steps, start=1):
-        ids = set(order[:n])
-        base, current = _only(pair.base, ids), _only(pair.current, ids)
-        cell = judge(Pair(pair.model, pair.task, base, current, pair.n_failed), tolerance_pts, level)
-        if cell.verdict in DECIDED:
-            return SequentialCell(cell, look, n)
-    assert cell is not None
-    return SequentialCell(cell, len(steps), steps[-1][0])
-
-
-def _only(items: pd.DataFrame, ids: set[str]) -> pd.DataFrame:
-    return items[items["item_id"].astype(str).isin(ids)]

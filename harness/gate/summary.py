@@ -4,6 +4,7 @@ markdown summary (for CI job pages and $GITHUB_STEP_SUMMARY), the terminal and t
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -87,6 +88,16 @@ def explanation(check: Check) -> str:
         f"(does not fail; more items or samples per item settle it). "
         f"**ok**: the interval's low end is at or above -{t}. **improved**: the interval lies above 0."
     )
+
+
+def append_step_summary(markdown: str) -> Path | None:
+    """Add a check's markdown to the CI job's page ($GITHUB_STEP_SUMMARY), when there is one."""
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not step_summary:
+        return None
+    with open(step_summary, "a", encoding="utf-8") as out:
+        out.write(markdown + "\n")
+    return Path(step_summary)
 
 
 def check_markdown(check: Check) -> str:

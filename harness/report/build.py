@@ -61,6 +61,8 @@ def write_figures(figures: Figures, folder: Path) -> list[Path]:
     ]
     if figures.caps is not None and not figures.caps.empty:  # the token-budget curve, every cap, as fractions
         written.append(_write(folder / "budget.csv", figures.caps.to_csv(index=False)))
+    if figures.providers is not None:  # the audit's figures per variant, task and provider, as fractions
+        written.append(_write(folder / "providers.csv", figures.providers.rows.to_csv(index=False)))
     return written + [chart.path for chart in charts]
 
 

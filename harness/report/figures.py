@@ -75,7 +75,7 @@ def collect(
             run.name: stats.throughput(run.scores, float(run.manifest["wall_s"])) if (run.manifest.get("wall_s") or 0) > 0 else None
             for run in runs.runs
         },
-        providers=audit(runs, costs) if is_audit(runs) else None,
+        providers=audit(runs, summary, costs) if is_audit(runs) else None,
         caps=curve,
         sufficient=caps.sufficient_caps(curve),
     )
