@@ -125,3 +125,22 @@ def test_check_of_a_run_folder_still_needs_a_baseline(tmp_path: Path, capsys):
     (tmp_path / "run").mkdir()
     assert main(["check", str(tmp_path / "run")]) == 2
     assert "--baseline" in capsys.readouterr().err
+
+
+def test_a_simulated_aggregator_routes_by_the_request_and_the_report_breaks_it_down_by_host(tmp_path: Path, mirror: Path, capsys):
+    common = ["--models", "glm-4.5-air", "--tasks", "math500", "--limit", "60", "--samples", "1", "--data-dir", str(mirror),
+              "--store", str(tmp_path / "store.sqlite"), "--no-report"]
+    assert main(["run", "--provider", "simulated@router", "--out", str(tmp_path / "any"), *common]) == 0
+    assert set(pd.read_json(tmp_path / "any" / "samples.jsonl", lines=True)["served_by"]) == {"FaithfulHost", "Fp8Host", "Int4Host"}
+    assert main(["run", "--provider", "simulated@router", "--route-order", "int4", "--no-fallbacks", "--out", str(tmp_path / "pinned"), *common]) == 0
+    assert set(pd.read_json(tmp_path / "pinned" / "samples.jsonl", lines=True)["served_by"]) == {"Int4Host"}
+    assert main(["run", "--provider", "simulated@router", "--quantizations", "fp8", "--out", str(tmp_path / "fp8"), *common]) == 0
+    assert set(pd.read_json(tmp_path / "fp8" / "samples.jsonl", lines=True)["served_by"]) == {"Fp8Host"}
+    capsys.readouterr()
+    assert main(["run", "--provider", "simulated@router", "--route-order", "nowhere", "--no-fallbacks", "--out", str(tmp_path / "none"), *common]) == 1
+    assert "the routing preferences leave no upstream host" in capsys.readouterr().err
+
+    assert main(["report", str(tmp_path / "pinned"), str(tmp_path / "any"), "--out", str(tmp_path / "report")]) == 0
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    hosts = summary[summary.index("### Accuracy by the upstream host"):]
+    assert all(name in hosts for name in ("FaithfulHost", "Fp8Host", "Int4Host"))
