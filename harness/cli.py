@@ -47,6 +47,9 @@ def _what_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--limit", type=int, help="a fixed, seeded subset of N items per task (the same N every time)")
     g.add_argument("--items", help="comma-separated item ids to run")
     g.add_argument("--seed", type=int, help="run seed: sent as a per-sample seed where the provider takes one, and shuffles choices (default 0)")
+    g.add_argument("--protocol", choices=["strict", "zai-kit", "strict,zai-kit", "zai-kit,strict"], metavar="strict|zai-kit|strict,zai-kit",
+                   help="strict (default): glm-eval's own rules; zai-kit: send and grade as Z.ai's glm-simple-evals does (no top_p, "
+                        "cut-off reasoning graded, a checker model: needs --judge); 'strict,zai-kit' runs both and breaks down the gap")
 
 
 def _rest_flags(p: argparse.ArgumentParser) -> None:
@@ -220,6 +223,8 @@ def run_spec_from(args: argparse.Namespace) -> Any:
         value = getattr(args, name, None)
         if value is not None:
             fields[name] = value
+    if "," in str(fields.get("protocol", "")):
+        raise UserError(f"--protocol {fields['protocol']}: both protocols in one go is `glm-eval run`'s; here give strict or zai-kit")
     if isinstance(fields.get("thinking"), str):
         if "," in fields["thinking"]:
             raise UserError(f"--thinking {fields['thinking']}: both modes in one go is `glm-eval run`'s; here give on or off")
@@ -229,7 +234,11 @@ def run_spec_from(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.thinking and "," in args.thinking:
+        if args.protocol and "," in args.protocol:
+            raise UserError("--thinking on,off and --protocol strict,zai-kit each run twice: give one of them both ways, not both")
         return _run_both_modes(args, console)
+    if args.protocol and "," in args.protocol:
+        return _run_both_protocols(args, console)
     spec = run_spec_from(args)
     if args.until_decided:
         return _run_until_decided(spec, args, console)
@@ -278,28 +287,59 @@ def _run_both_modes(args: argparse.Namespace, console: Console) -> int:
     """`run --thinking on,off`: the same plan with thinking on and off, as two runs under one folder
     (the request bodies differ, so they are stored and keyed apart), then one report pairing them."""
     from harness import evaluate
+    from harness.report.thinking import thinking_rows, thinking_tables
 
     modes = args.thinking.split(",")
     args.thinking = modes[0]
     spec = run_spec_from(args)
     out = evaluate.run_dir_for(spec)
     specs = [spec.model_copy(update={"thinking": mode == "on", "out": out / f"thinking-{mode}"}) for mode in modes]
+    return _run_paired(args, console, out, specs, [f"thinking {mode}" for mode in modes], "thinking on against off",
+                       lambda figures: thinking_tables(figures, thinking_rows(figures)))
+
+
+def _run_both_protocols(args: argparse.Namespace, console: Console) -> int:
+    """`run --protocol strict,zai-kit`: the plan under glm-eval's rules and under Z.ai's kit's, as two
+    runs under one folder and one store (requests the two share are sent once), then the report's
+    breakdown of the gap between them, rule by rule."""
+    from harness import evaluate
+    from harness.report.protocols import gap_tables
+
+    protocols = args.protocol.split(",")
+    args.protocol = "zai-kit"  # validated as the kit's run (it needs the judge, refuses --top-p)
+    kit = run_spec_from(args)
+    if kit.judge is None:
+        raise UserError("--protocol strict,zai-kit: the kit grades with a checker model: give one with --judge PROVIDER:MODEL "
+                        "(the kit's was Meta-Llama-3.1-70B-Instruct)")
+    out = evaluate.run_dir_for(kit)
+    shared = {"store": kit.store or evaluate.store_path(kit)}
+    strict = kit.model_copy(update={"protocol": "strict", "judge": None, "judge_fallback": False, "out": out / "protocol-strict", **shared})
+    kit = kit.model_copy(update={"out": out / "protocol-zai-kit", **shared})
+    specs = [strict if name == "strict" else kit for name in protocols]
+    return _run_paired(args, console, out, specs, [f"protocol {name}" for name in protocols], "strict against zai-kit: where the gap comes from",
+                       gap_tables)
+
+
+def _run_paired(args: argparse.Namespace, console: Console, out: Path, specs: list[Any], titles: list[str], heading: str,
+                tables: Callable[[Any], list[Any]]) -> int:
+    """Run each spec in turn under `out`, print `tables` of the pair, and write one report of both."""
+    from harness import evaluate
+
     if args.dry_run:
         return _print_plans(specs, console)
     codes = []
-    for one in specs:
-        console.rule(f"thinking {'on' if one.thinking else 'off'}")
+    for one, title in zip(specs, titles):
+        console.rule(title)
         codes.append(evaluate.execute(one, sys.argv[1:], console).exit_code)
     from harness.report import write_report
     from harness.report.figures import collect
     from harness.report.runs import load_runs
     from harness.report.terminal import rich_table
-    from harness.report.thinking import thinking_rows, thinking_tables
 
     folders = [one.out for one in specs if one.out is not None]
     figures = collect(load_runs(folders))
-    console.rule("thinking on against off")
-    for table in thinking_tables(figures, thinking_rows(figures)):
+    console.rule(heading)
+    for table in tables(figures):
         console.print(rich_table(table))
     if not args.no_report:
         files = write_report(folders, out / "report")

@@ -25,13 +25,14 @@ from urllib.parse import urlparse
 
 from rich.console import Console
 
-from harness import results
+from harness import results, zaikit
 from harness.budget import Budget
 from harness.client import TRUNCATED, ChatClient
 from harness.cost import PriceBook, load_prices
 from harness.errors import ProviderError, UserError
 from harness.graders import GradeCase, GradingPool, Verdict
 from harness.judge import SAMPLING, Judge, JudgeJob, equivalence_job, letter_job, resolve_judge
+from harness.kitgrading import CHECKER_SAMPLING, grade_kit, kit_jobs
 from harness.judge import apply as judge_apply
 from harness.paths import RESULTS
 from harness.plan import Job, Plan, build_plan
@@ -75,7 +76,7 @@ def prepare(
     data_dir = data_dir_from_env(spec.data_dir)
     tasks: dict[str, Task] = {}
     skipped: dict[str, str] = {}
-    for name in spec.tasks:
+    for name in spec.task_names:
         try:
             task = load_task(name, data_dir, spec.limit, spec.items, allow_builtin_sample)
         except UserError as exc:
@@ -196,10 +197,14 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
                 f"then run the same command again, which grades the stored answers and sends nothing"
             )
         judged: dict[str, dict[str, Any]] = {}
+        kit: dict[str, zaikit.KitVerdict] = {}
         if judge is not None:
-            judged = _judge(plan, judge, verdicts, store, endpoint(judge.provider, judge.api_key), spec, console)
+            address = endpoint(judge.provider, judge.api_key)
+            judged = _judge(plan, judge, verdicts, store, address, spec, console)
+            if kit_jobs(plan):
+                kit = _grade_kit(plan, judge, verdicts, store, address, spec, console, pool)
         try:
-            totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged)
+            totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged, kit)
             manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
             manifest["pricing"] = {"preset": pricing(spec, plan.provider)[1]}
             if simulated_server and not plan.provider.simulated:
@@ -211,6 +216,8 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
                 manifest["budget"] = budget.summary()
             if judge is not None:
                 manifest["judge"] = {"model": judge.label, "model_id": judge.model_id, "fallback": spec.judge_fallback, "sampling": json.loads(SAMPLING.model_dump_json())}
+                if kit:
+                    manifest["judge"]["kit_sampling"] = json.loads(CHECKER_SAMPLING.model_dump_json())
             results.write_manifest(run_dir, manifest)
         except OSError as exc:
             stopped_by = f" (sending stopped: {outcome.stopped_by})" if outcome.stopped_by else ""
@@ -262,8 +269,13 @@ def _missing_error(plan: Plan, missing: list[Job], store: Path, what: str = "res
 
 def _judge_for(spec: RunSpec, plan: Plan) -> Judge | None:
     """The judge, checked before anything is sent; an error when a task needs one and none is given."""
-    readers = [task_id for task_id, task in plan.tasks.items() if task.spec.answer_reader == "judge"]
+    readers = [task_id for task_id, task in plan.tasks.items() if task.spec.answer_reader != "rules"]
     if spec.judge is None:
+        if readers and plan.tasks[readers[0]].spec.answer_reader == "zai-kit":
+            raise UserError(
+                f"task {readers[0]} is graded as Z.ai's kit grades it, with a checker model: give one with --judge PROVIDER:MODEL "
+                f"(the kit's was Meta-Llama-3.1-70B-Instruct, e.g. --judge local:Meta-Llama-3.1-70B-Instruct; or zai:glm-4.5)"
+            )
         if readers:
             raise UserError(f"task {readers[0]} has a judge model read its answers: give one with --judge PROVIDER:MODEL (e.g. zai:glm-4.5)")
         if spec.judge_fallback:
@@ -407,21 +419,16 @@ def _judge(
                 continue  # a truncated answer is wrong whoever reads it
             if task.spec.answer_reader == "judge":
                 questions.append(letter_job(judge, job, plan.prompt(job).messages[-1]["content"], row.content or ""))
-            elif spec.judge_fallback and task.spec.grader == "math" and verdict.reason == "mismatch" and verdict.extracted:
+            elif spec.judge_fallback and task.spec.answer_reader == "rules" and task.spec.grader == "math" and verdict.reason == "mismatch" and verdict.extracted:
                 questions.append(equivalence_job(judge, job, plan.item(job).question, verdict.gold, verdict.extracted))
     stored = store.usable_keys(q.job.key for q in questions)
     missing = [q for q in questions if q.job.key not in stored]
     if spec.cache_only and missing:
         _missing_error(plan, [q.source for q in missing], store.path, what="judge answers")
+    if not questions:
+        return {}
     console.print(f"judge {judge.label}: {len(questions)} questions; {len(questions) - len(missing)} already stored, {len(missing)} to send")
-    if missing:
-        bodies = {q.job.key: q.body for q in missing}
-        outcome = _send(
-            judge.provider, address, {judge.label: [q.job for q in missing]}, lambda job: bodies[job.key], store, spec, console,
-            concurrency=judge.provider.config.concurrency,
-        )
-        for why in set(outcome.fatal.values()):
-            raise ProviderError(f"judge {judge.label} stopped: {why}")
+    _ask_judge(judge, missing, address, store, spec, console)
     answers = {r.key: r.content for r in store.get_many([q.job.key for q in questions]) if r.status == OK}
     judged: dict[str, dict[str, Any]] = {}
     for q in questions:
@@ -438,8 +445,40 @@ def _judge(
     return judged
 
 
+def _ask_judge(judge: Judge, questions: list[JudgeJob], address: tuple[str, str | None], store: Store, spec: RunSpec, console: Console) -> None:
+    if not questions:
+        return
+    bodies = {q.job.key: q.body for q in questions}
+    outcome = _send(
+        judge.provider, address, {judge.label: [q.job for q in questions]}, lambda job: bodies[job.key], store, spec, console,
+        concurrency=judge.provider.config.concurrency,
+    )
+    for why in set(outcome.fatal.values()):
+        raise ProviderError(f"judge {judge.label} stopped: {why}")
+
+
+def _grade_kit(
+    plan: Plan, judge: Judge, verdicts: dict[str, Verdict], store: Store, address: tuple[str, str | None], spec: RunSpec,
+    console: Console, pool: GradingPool,
+) -> dict[str, zaikit.KitVerdict]:
+    """The zai-kit tasks graded by the kit's rules, its checker model asked what it would ask."""
+
+    def send(missing: list[JudgeJob]) -> None:
+        if spec.cache_only and missing:
+            _missing_error(plan, [q.source for q in missing], store.path, what="checker answers")
+        console.print(f"checker {judge.label} (zai-kit): {len(missing)} questions to send")
+        _ask_judge(judge, missing, address, store, spec, console)
+
+    kit = grade_kit(plan, judge, verdicts, store, pool, send)
+    for key, graded in kit.items():
+        before = verdicts[key]
+        verdicts[key] = replace(before, correct=graded.correct, extracted=graded.extracted, reason=f"zai-kit: {graded.decided_by}")
+    return kit
+
+
 def _write_samples(
-    plan: Plan, store: Store, run_dir: Path, outcome: Outcome, verdicts: dict[str, Verdict], judged: dict[str, dict[str, Any]]
+    plan: Plan, store: Store, run_dir: Path, outcome: Outcome, verdicts: dict[str, Verdict], judged: dict[str, dict[str, Any]],
+    kit: dict[str, zaikit.KitVerdict],
 ) -> dict[str, Any]:
     """samples.jsonl in plan order, a batch at a time (bounded memory), written whole or not at all."""
     totals: dict[str, Any] = {
@@ -455,6 +494,9 @@ def _write_samples(
             for job in batch:
                 sample = _sample_row(plan, job, rows.get(job.key), verdicts.get(job.key), outcome)
                 sample["judge"] = judged.get(job.key)
+                if job.key in kit:
+                    sample["zai_kit"] = kit[job.key].steps
+                    sample["checker_reply"] = None if kit[job.key].checker_reply is None else kit[job.key].checker_reply.strip()[:200]
                 for name in ("prompt_tokens", "completion_tokens"):
                     if sample[name] is None and sample["status"] in GRADED:
                         unknown.add(name)

@@ -76,16 +76,17 @@ def resolve_judge(spec: str, run_provider: Provider, models: dict[str, ModelConf
 
 def letter_job(judge: Judge, source: Job, prompt_text: str, response: str) -> JudgeJob:
     text = LETTER_PROMPT.format(question=prompt_text, response=response[-RESPONSE_TAIL_CHARS:])
-    return _job(judge, source, LETTER, text)
+    return ask(judge, source, LETTER, text)
 
 
 def equivalence_job(judge: Judge, source: Job, question: str, gold: str, candidate: str) -> JudgeJob:
     text = EQUIVALENCE_PROMPT.format(question=question, gold=gold, candidate=candidate)
-    return _job(judge, source, EQUIVALENCE, text)
+    return ask(judge, source, EQUIVALENCE, text)
 
 
-def _job(judge: Judge, source: Job, kind: str, text: str) -> JudgeJob:
-    body = judge.provider.body(judge.model_id, [{"role": "user", "content": text}], SAMPLING, seed=None)
+def ask(judge: Judge, source: Job, kind: str, text: str, sampling: Sampling = SAMPLING) -> JudgeJob:
+    """One question to the judge about `source`, keyed like any request (so stored and never re-sent)."""
+    body = judge.provider.body(judge.model_id, [{"role": "user", "content": text}], sampling, seed=None)
     key = request_key(judge.provider, body, 0, 0)
     job = Job(key, judge.label, judge.model_id, source.task, source.item_index, source.sample)
     return JudgeJob(job, source, kind, body)

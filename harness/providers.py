@@ -23,7 +23,7 @@ class Sampling(BaseModel):
     """Sampling parameters; the defaults are the published GLM-4.5 protocol (zai-org/glm-simple-evals)."""
 
     temperature: float = Field(default=0.6, ge=0.0, le=2.0)
-    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    top_p: float | None = Field(default=0.95, gt=0.0, le=1.0, description="None: not sent, the server's default applies (Z.ai's kit)")
     max_tokens: int = Field(default=81920, ge=1, le=1_000_000)
     thinking: bool = True
     stream: bool = True
@@ -104,9 +104,10 @@ class Provider:
             "messages": messages,
             "max_tokens": sampling.max_tokens,
             "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
             "stream": sampling.stream,
         }
+        if sampling.top_p is not None:
+            body["top_p"] = sampling.top_p
         style = self.config.thinking
         if style == "zai":
             body["thinking"] = {"type": "enabled" if sampling.thinking else "disabled"}

@@ -46,8 +46,10 @@ def regrade(run_dir: Path) -> tuple[int, list[Change]]:
     if not isinstance(manifest.get("tasks"), dict):
         raise UserError(f"{manifest_path} records no tasks, so their graders are unknown; give the folder a run wrote")
     graders = {task: info.get("grader") for task, info in manifest["tasks"].items()}
+    # A judge's or the kit's checker's verdicts are not the rules' to redo: `run --cache-only` asks again.
+    by_rules = {task for task, info in manifest["tasks"].items() if info.get("answer_reader", "rules") == "rules"}
     rows = [json.loads(line) for line in (run_dir / results.SAMPLES).read_text(encoding="utf-8").splitlines() if line.strip()]
-    graded = [row for row in rows if row["status"] in GRADED]
+    graded = [row for row in rows if row["status"] in GRADED and row["task"] in by_rules and not row.get("judge")]
     unknown = sorted({row["task"] for row in graded if not graders.get(row["task"])})
     if unknown:
         raise UserError(f"{manifest_path}: no grader recorded for task(s) {', '.join(unknown)}; rerun the task to record one")

@@ -7,11 +7,12 @@ flags given next to a suite file override its fields.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from harness.config import Strict, load
+from harness.errors import UserError
 from harness.providers import Route, Sampling
 
 
@@ -48,6 +49,10 @@ class RunSpec(Strict):
     probe: bool = Field(default=False, description="probe the provider first (glm-eval probe) and record it in the manifest")
     judge: str | None = Field(default=None, description="PROVIDER:MODEL (or MODEL on the run's provider) that reads answers")
     judge_fallback: bool = Field(default=False, description="ask the judge when the math rules say 'different'")
+    protocol: Literal["strict", "zai-kit"] = Field(
+        default="strict",
+        description="'zai-kit': send and grade as Z.ai's glm-simple-evals does (harness/zaikit.py); 'strict': glm-eval's own rules",
+    )
     sim_time_scale: float = Field(default=0.01, gt=0, description="simulated provider only: 1.0 is real time")
 
     @field_validator("models", "tasks", "items", "route_order", "quantizations", mode="before")
@@ -71,11 +76,17 @@ class RunSpec(Strict):
             raise ValueError("give a provider (--provider NAME) or a server address (--base-url URL)")
         return self
 
+    @model_validator(mode="after")
+    def _kit_sends_no_top_p(self) -> RunSpec:
+        if self.protocol == "zai-kit" and "top_p" in self.model_fields_set:
+            raise ValueError("--protocol zai-kit sends no top_p, as Z.ai's kit does on its streaming path; drop --top-p (or use --protocol strict)")
+        return self
+
     @property
     def sampling(self) -> Sampling:
         return Sampling(
             temperature=self.temperature,
-            top_p=self.top_p,
+            top_p=None if self.protocol == "zai-kit" else self.top_p,
             max_tokens=self.max_tokens,
             thinking=self.thinking,
             stream=self.stream,
@@ -85,9 +96,23 @@ class RunSpec(Strict):
     def route(self) -> Route:
         return Route(order=self.route_order, allow_fallbacks=self.allow_fallbacks, quantizations=self.quantizations)
 
+    @property
+    def task_names(self) -> list[str]:
+        """The tasks as loaded: under the kit's protocol, each task's `zai-kit` protocol (TASK:zai-kit),
+        so its scores are never pooled with a strict run's."""
+        if self.protocol == "strict":
+            return self.tasks
+        names = []
+        for name in self.tasks:
+            base, _, chosen = name.partition(":")
+            if chosen and chosen != "zai-kit":
+                raise UserError(f"--protocol zai-kit poses every task as the kit does: name {base}, not {name}")
+            names.append(f"{base}:zai-kit")
+        return names
+
     def samples_for(self, task: str, default: int) -> int:
         if isinstance(self.samples, dict):
-            return self.samples.get(task, default)
+            return self.samples.get(task, self.samples.get(task.partition(":")[0], default))
         return self.samples or default
 
 

@@ -34,9 +34,10 @@ def answer_key_for(names: Iterable[str], data_dir: Path | None) -> list[KeyItem]
 
 def answer_key(tasks: Iterable[Task]) -> list[KeyItem]:
     """What the simulator must know to answer these tasks (for multiple choice, the correct text:
-    the harness shuffles the letters)."""
+    the harness shuffles the letters). A task posed under another protocol (`gpqa_diamond:zai-kit`)
+    is the same items to the model, answered as well as under the task's own."""
     return [
-        KeyItem(task.id, item.question, item.answer, KINDS.get(task.spec.grader, "math"))  # type: ignore[arg-type]
+        KeyItem(task.id.partition(":")[0], item.question, item.answer, KINDS.get(task.spec.grader, "math"))  # type: ignore[arg-type]
         for task in tasks
         for item in task.items
     ]

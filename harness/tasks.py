@@ -69,13 +69,16 @@ class PromptSpec(Strict):
         return self
 
 
-AnswerReader = Literal["rules", "judge"]
+AnswerReader = Literal["rules", "judge", "zai-kit"]
+"""Who reads an answer: the grader's rules, a judge model (--judge), or Z.ai's kit's rules with its
+checker model (harness/zaikit.py)."""
 
 
 class ProtocolSpec(Strict):
-    """Another way to pose the same items (GPQA's `zai-judge`): its own prompt, and who reads the answer."""
+    """Another way to pose the same items (GPQA's `zai-judge`, every task's `zai-kit`): its own prompt
+    (the task's own when absent), and who reads the answer."""
 
-    prompt: PromptSpec
+    prompt: PromptSpec | None = None
     answer_reader: AnswerReader = "rules"
 
 
@@ -202,8 +205,9 @@ def load_spec(name: str) -> tuple[TaskSpec, Path]:
     chosen = spec.protocols.get(protocol)
     if chosen is None:
         known = ", ".join([spec.protocol, *spec.protocols])
-        raise UserError(f"task {spec.id} has no protocol {protocol!r}; its protocols: {known}")
-    update = {"id": f"{spec.id}:{protocol}", "prompt": chosen.prompt, "answer_reader": chosen.answer_reader, "protocol": protocol, "protocols": {}}
+        fix = " (add `protocols: {zai-kit: {answer_reader: zai-kit}}` to its task file to pose it as the kit does)" if protocol == "zai-kit" else ""
+        raise UserError(f"task {spec.id} has no protocol {protocol!r}; its protocols: {known}{fix}")
+    update = {"id": f"{spec.id}:{protocol}", "prompt": chosen.prompt or spec.prompt, "answer_reader": chosen.answer_reader, "protocol": protocol, "protocols": {}}
     return spec.model_copy(update=update), path
 
 

@@ -13,6 +13,7 @@ from harness.report.html import report_html
 from harness.report.markdown import summary_markdown
 from harness.report.reference import DEFAULT_REFERENCE
 from harness.report.budget import budget_chart, budget_tables
+from harness.report.protocols import gap_breakdown, gap_chart, gap_tables
 from harness.report.providers import provider_charts, provider_tables
 from harness.report.thinking import thinking_chart, thinking_rows, thinking_tables
 from harness.report.runs import Runs, load_runs
@@ -47,7 +48,10 @@ def write_figures(figures: Figures, folder: Path) -> list[Path]:
     tables[-1:-1] = budget_tables(figures)  # before the runs table
     thinking = thinking_rows(figures)
     tables[-1:-1] = thinking_tables(figures, thinking)
-    for chart in (budget_chart(figures, folder / "charts"), thinking_chart(figures, thinking, folder / "charts")):
+    gaps, parts, gap_items = breakdown = gap_breakdown(figures)
+    tables[-1:-1] = gap_tables(figures, breakdown)
+    charts_dir = folder / "charts"
+    for chart in (budget_chart(figures, charts_dir), thinking_chart(figures, thinking, charts_dir), gap_chart(figures, gaps, parts, charts_dir)):
         if chart is not None:
             charts.append(chart)
     if figures.providers is not None:
@@ -61,6 +65,9 @@ def write_figures(figures: Figures, folder: Path) -> list[Path]:
     ]
     if figures.caps is not None and not figures.caps.empty:  # the token-budget curve, every cap, as fractions
         written.append(_write(folder / "budget.csv", figures.caps.to_csv(index=False)))
+    if not gaps.empty:  # the gap breakdown, as fractions: per variant and task, per part, and per item after each rule
+        written.append(_write(folder / "protocol_gap.csv", parts.merge(gaps, on=["variant", "task"], suffixes=("", "_task")).to_csv(index=False)))
+        written.append(_write(folder / "protocol_gap_items.csv", gap_items.to_csv(index=False)))
     if figures.providers is not None:  # the audit's figures per variant, task and provider, as fractions
         written.append(_write(folder / "providers.csv", figures.providers.rows.to_csv(index=False)))
     return written + [chart.path for chart in charts]

@@ -9,7 +9,7 @@ from harness.report.charts import Chart
 from harness.report.figures import Figures
 from harness.report.tables import Table, figure_columns, task_name
 
-SECTIONS = ("Accuracy", "Providers", "Published figures", "Cost, tokens and latency", "Token budget", "Thinking", "Breakdowns", "Runs")
+SECTIONS = ("Accuracy", "Providers", "Published figures", "Protocols", "Cost, tokens and latency", "Token budget", "Thinking", "Breakdowns", "Runs")
 
 
 def table_markdown(table: Table, heading: str = "###") -> str:

@@ -123,7 +123,9 @@ def merge(runs: Sequence[Run]) -> Runs:
     variants, run_index = list(seen), {run.name: i for i, run in enumerate(runs)}
     labels = sorted(variant_of, key=lambda label: (_rank(variant_of[label], VARIANT_ORDER, variants), run_index[run_of[label].name]))
     appearance = list(dict.fromkeys(scores["task"]))
-    tasks = sorted(appearance, key=lambda task: _rank(task, TASK_ORDER, appearance))
+    bases = list(dict.fromkeys(task.partition(":")[0] for task in appearance))
+    # a task under another protocol (math500:zai-kit) right after the task itself
+    tasks = sorted(appearance, key=lambda task: (_rank(task.partition(":")[0], TASK_ORDER, bases), task.partition(":")[2]))
     return Runs(tuple(runs), scores, tuple(labels), tuple(tasks), variant_of, run_of)
 
 

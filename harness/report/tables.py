@@ -44,7 +44,9 @@ def figure_columns(frame: pd.DataFrame) -> set[str]:
 
 
 def task_name(task: str) -> str:
-    return TASK_NAMES.get(task, task)
+    """A task's display name; a task posed under another protocol (`gpqa_diamond:zai-kit`) says so."""
+    base, _, protocol = task.partition(":")
+    return f"{TASK_NAMES.get(base, base)} ({protocol})" if protocol else TASK_NAMES.get(task, task)
 
 
 def pct(value: float, digits: int = 1) -> str:

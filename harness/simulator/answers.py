@@ -13,7 +13,7 @@ from typing import Sequence
 
 from .calibration import Calibrator
 from .draws import Draws
-from .forms import LETTERS, answer_in_box, ending, other_letter
+from .forms import LETTERS, answer_in_box, ending, other_letter, tentative
 from .judging import judge_reply
 from .key import AnswerKey, Kind, gold_letter, parse_options
 from .options import FixedLatency
@@ -65,6 +65,17 @@ def _lognormal(mean: float, sigma: float, draws: Draws, label: str) -> float:
     return mean * math.exp(sigma * draws.normal(label) - sigma * sigma / 2)
 
 
+def _state_part_way(reasoning: list[str], sentence: str, draws: Draws) -> list[str]:
+    """The reasoning with `sentence` in place of as many of its pieces, somewhere in its middle
+    three fifths: the same length, so token counts and cut points do not move."""
+    pieces = pieces_of(" " + sentence)
+    room = len(reasoning) - len(pieces)
+    if room < 2:
+        return reasoning
+    at = int(room * (0.2 + 0.6 * draws.uniform("reasoning-answer-at")))
+    return reasoning[:at] + pieces + reasoning[at + len(pieces) :]
+
+
 def _answer_pieces(final_words: str, length: int, draws: Draws) -> list[str]:
     closing = pieces_of("\n\n" + final_words)
     body = solution_pieces(length - len(closing), draws)
@@ -83,6 +94,7 @@ class Responder:
         self._provider_profile = provider_profile
         host = profiles.provider(provider_profile)
         self._speed = host.speed
+        self._leniency = host.checker_leniency
         self._calibrator = Calibrator(profiles, key, host.accuracy_shift)
 
     def plan(self, request: ChatRequest, time_scale: float) -> Plan:
@@ -91,7 +103,7 @@ class Responder:
         # A host's hardware: a slower one starts later and makes fewer tokens per second.
         ttft = _lognormal(profile.ttft_s, TTFT_SIGMA, draws, "ttft") * time_scale / self._speed
         interval = time_scale / (profile.tokens_per_s * self._speed)
-        verdict = judge_reply(request.prompt)
+        verdict = judge_reply(request.prompt, self._leniency)
         if verdict is not None:  # a judge prompt: a short, thoughtless answer
             return Plan(
                 reasoning=[], content=pieces_of(verdict), finish_reason="stop", show_reasoning=request.show_reasoning,
@@ -121,6 +133,8 @@ class Responder:
                 mean *= profile.wrong_reasoning_factor
             length = _lognormal(mean, profile.reasoning_sigma, draws, "reasoning-len")
             reasoning = reasoning_pieces(max(1, round(length)), draws)
+            if final is not None and draws.uniform("reasoning-answer") < profile.reasoning_answer_rate:
+                reasoning = _state_part_way(reasoning, tentative(kind, final), draws)
         answer_len = max(1, round(_lognormal(profile.answer_tokens, LENGTH_SIGMA, draws, "answer-len")))
         content = _answer_pieces(ending(kind, final, draws), answer_len, draws)
         plan = Plan(

@@ -169,6 +169,12 @@ def other_letter(letter: str, letters: str, draws: Draws) -> str:
     return draws.choice("near-miss", others)
 
 
+def tentative(kind: Kind, final: str) -> str:
+    """The answer as a model states it while still thinking ("so the answer should be..."): real
+    reasoning does (the box in it is what a grader of cut-off reasoning reads)."""
+    return f"So the answer should be ({final})." if kind == "mcq" else f"So the answer should be \\boxed{{{final}}}."
+
+
 def ending(kind: Kind, final: str | None, draws: Draws) -> str:
     """The closing statement: the final answer in one of the usual phrasings, last in the text."""
     if final is None:

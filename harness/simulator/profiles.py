@@ -42,6 +42,9 @@ class VariantProfile(BaseModel):
     no_thinking_factor: float = Field(gt=0, le=1, description="accuracy multiplier, thinking off")
     reasoning_sigma: float = Field(default=0.4, gt=0, le=2, description="spread of the thinking's length (lognormal sigma)")
     wrong_reasoning_factor: float = Field(default=1.0, ge=1, le=10, description="a wrong answer thinks this many times longer")
+    reasoning_answer_rate: float = Field(
+        default=0.0, ge=0, le=1, description="share of thinking that states its answer part-way, where a grader of cut-off reasoning finds it"
+    )
 
     @field_validator("accuracy")
     @classmethod
@@ -81,6 +84,9 @@ class ProviderProfile(BaseModel):
     speed: float = Field(default=1.0, gt=0, description="tokens per second x speed, time to first token / speed")
     quantization: str | None = Field(default=None, description="a label (fp8, int4, bf16); what a request's provider.quantizations selects")
     routes: list[str] = Field(default_factory=list, description="an aggregator: each request is served by one of these profiles")
+    checker_leniency: float = Field(
+        default=0.0, ge=0, le=1, description="as a judge: the share of unequal math answers it calls equal (a lenient checker model)"
+    )
 
 
 PLAIN_PROVIDER = ProviderProfile(description="the plain simulator: no provider profile")
