@@ -25,7 +25,7 @@ from harness.simulator.protocol import canonical_json, parse_chat_request
 from test_simulator import AUTH, MATH, TEMPLATE, ask, running, sse
 
 PROFILES = load_profiles(DEFAULT_PROFILES)
-SHIPPED = ["faithful", "fp8", "int4", "ignores-thinking", "no-usage", "slow", "router"]
+SHIPPED = ["faithful", "fp8", "int4", "ignores-thinking", "no-usage", "slow", "lenient-checker", "router"]
 # A real-size key: 500 questions of one task, plus a task the profiles do not list (its default).
 KEY = [KeyItem("aime24" if i < 400 else "my_task", f"Question {i}: how many tilings does board number {i} admit?",
                str(100 + i), "math") for i in range(500)]
@@ -48,7 +48,8 @@ def test_shipped_provider_profiles() -> None:
     hosts = PROFILES.providers
     assert {name: h.served_by for name, h in hosts.items()} == {
         "faithful": "FaithfulHost", "fp8": "Fp8Host", "int4": "Int4Host", "ignores-thinking": "StubbornHost",
-        "no-usage": "QuietHost", "slow": "SlowHost", "router": None}
+        "no-usage": "QuietHost", "slow": "SlowHost", "lenient-checker": "LenientHost",
+        "router": None}
     assert hosts["router"].routes == ["faithful", "fp8", "int4"]
     assert (hosts["fp8"].accuracy_shift, hosts["int4"].accuracy_shift) == (-5, -10)
     assert (hosts["fp8"].quantization, hosts["int4"].quantization, hosts["faithful"].quantization) == ("fp8", "int4", "bf16")
