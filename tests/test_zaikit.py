@@ -14,7 +14,7 @@ from harness import zaikit
 from harness.cli import main
 from harness.evaluate import prepare
 from harness.report.figures import collect
-from harness.report.protocols import REQUESTS, gap_breakdown
+from harness.report.protocols import REQUESTS, gap_breakdown, gap_tables
 from harness.report.runs import load_runs
 from harness.runspec import RunSpec
 
@@ -113,6 +113,10 @@ def test_the_gap_breakdown_adds_up_for_every_task(tmp_path: Path, mirror: Path, 
     kit_rows = runs.run_of["glm-4.5-air (protocol-zai-kit)"].scores
     named_none = kit_rows["checker_reply"].dropna().map(lambda r: not zaikit.is_letter(zaikit.read_choice(r))).sum()
     assert named_none > 0, "cut-off GPQA answers the checker can read no letter from: the kit draws one"
+    detail = gap_tables(collect(runs))[1].frame
+    unchanged = (parts["samples_up"] == 0) & (parts["samples_down"] == 0)
+    assert unchanged.any() and (detail.loc[unchanged.values, "points [95% CI]"] == "0").all(), "a rule that turned nothing adds 0"
+    assert not detail.loc[~unchanged.values, "points [95% CI]"].eq("0").any()
     per_item = items.pivot_table(index=["task", "item_id"], columns="step", values="accuracy")
     assert per_item["strict_run"].notna().all() and len(per_item) == 90
     report = tmp_path / "gap" / "report"

@@ -11,6 +11,7 @@ one before. The parts add up to the gap exactly; each part's interval is Student
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,14 @@ def gap_breakdown(figures: Figures) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     )
 
 
+def _points(part: Any) -> str:
+    """A rule that turned no sample adds exactly nothing: "0", not a zero-width interval that reads
+    like a measurement."""
+    if part.samples_up == 0 and part.samples_down == 0:
+        return "0"
+    return f"{signed_pts(part.contribution)} {interval(part.ci_low, part.ci_high)}"
+
+
 def gap_tables(figures: Figures, breakdown: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None) -> list[Table]:
     gaps, parts, _ = breakdown if breakdown is not None else gap_breakdown(figures)
     if gaps.empty:
@@ -137,7 +146,7 @@ def gap_tables(figures: Figures, breakdown: tuple[pd.DataFrame, pd.DataFrame, pd
         "variant": parts["variant"],
         "task": parts["task"].map(task_name),
         "part": parts["part"].map(PART_NAMES),
-        "points [95% CI]": [f"{signed_pts(c)} {interval(lo, hi)}" for c, lo, hi in zip(parts["contribution"], parts["ci_low"], parts["ci_high"])],
+        "points [95% CI]": [_points(part) for part in parts.itertuples()],
         "samples it turned right / wrong": [DASH if pd.isna(u) else f"{int(u)} / {int(d)}" for u, d in zip(parts["samples_up"], parts["samples_down"])],
         "the kit's rule": parts["rule"],
     })
