@@ -48,7 +48,7 @@ from harness.runspec import RunSpec
 from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
 from harness.simulator.protocol import SIMULATOR_HEADER
 from harness.stats.items import GRADED
-from harness.store import FILTERED, OK, Store, StoredResponse, StoreLock, StoreWriter
+from harness.store import FAILED, FILTERED, OK, Store, StoredResponse, StoreLock, StoreWriter
 from harness.tasks import Task, data_dir_from_env, load_task
 
 GRADE_BATCH = 2000
@@ -483,7 +483,7 @@ def _write_samples(
     """samples.jsonl in plan order, a batch at a time (bounded memory), written whole or not at all."""
     totals: dict[str, Any] = {
         "samples": 0, "ok": 0, "truncated": 0, "filtered": 0, "failed": 0, "correct": 0,
-        "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "judge_changed": 0,
+        "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "cached_tokens": 0, "judge_changed": 0,
     }
     unknown: set[str] = set()  # token counts some answer lacks: the sum is not the run's
     tmp = run_dir / (results.SAMPLES + ".tmp")
@@ -502,6 +502,7 @@ def _write_samples(
                         unknown.add(name)
                     totals[name] += sample[name] or 0
                 totals["reasoning_tokens"] += sample["reasoning_tokens"] or 0
+                totals["cached_tokens"] += sample["cached_tokens"] or 0
                 totals["samples"] += 1
                 totals[sample["status"]] += 1
                 totals["correct"] += bool(sample["correct"])
@@ -547,6 +548,10 @@ def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdi
         "attempts": row.attempts if row is not None else 0,
         "served_model": row.served_model if row is not None else None,
         "served_by": row.served_by if row is not None else None,
+        "cached_tokens": row.cached_tokens if row is not None else None,
+        "cache_write_tokens": row.cache_write_tokens if row is not None else None,
+        "reported_cost": row.reported_cost if row is not None else None,
+        "via": (row.via or "interactive") if row is not None and row.status != FAILED else None,
         "error": error,
         "choice_order": list(prompt.choice_order) if prompt.choice_order else None,
     }

@@ -133,7 +133,10 @@ class Runner:
                 self.on_done(model, False, 0)
                 continue
             if self.budget is not None:
-                await self.budget.settle(model, reserved, completion.prompt_tokens, completion.completion_tokens)
+                await self.budget.settle(
+                    model, reserved, completion.prompt_tokens, completion.completion_tokens, completion.cached_tokens,
+                    completion.cache_write_tokens, completion.reported_cost,
+                )
             await self._record(job, body, attempts, completion)
             self.on_done(model, True, completion.completion_tokens or 0)
 
@@ -207,6 +210,9 @@ class Runner:
             created_at=time.time(),
             served_model=c.served_model if c else None,
             served_by=c.served_by if c else None,
+            cached_tokens=c.cached_tokens if c else None,
+            cache_write_tokens=c.cache_write_tokens if c else None,
+            reported_cost=c.reported_cost if c else None,
         )
         try:
             await self.store.put(response)

@@ -42,12 +42,21 @@ CREATE TABLE IF NOT EXISTS responses (
     error TEXT,
     created_at REAL NOT NULL,
     served_model TEXT,
-    served_by TEXT
+    served_by TEXT,
+    cached_tokens INTEGER,
+    cache_write_tokens INTEGER,
+    reported_cost REAL,
+    via TEXT
 );
 """
 # Columns added after the first release, with their type: a store written before them gains them
 # (empty) when it is opened, so its answers stay usable.
-_ADDED = {"served_model": "TEXT", "served_by": "TEXT"}
+_ADDED = {
+    "served_model": "TEXT", "served_by": "TEXT", "cached_tokens": "INTEGER", "cache_write_tokens": "INTEGER", "reported_cost": "REAL",
+    "via": "TEXT",
+}
+INTERACTIVE = "interactive"
+BATCH = "batch"  # answered through the provider's batch API (Files + Batches), at its batch price
 
 OK = "ok"
 FAILED = "failed"
@@ -75,6 +84,10 @@ class StoredResponse:
     created_at: float
     served_model: str | None = None  # the id the server says it served (the response's `model`)
     served_by: str | None = None  # the upstream host an aggregator routed to (OpenRouter's `provider`)
+    cached_tokens: int | None = None  # prompt tokens the provider read from its cache (billed lower)
+    cache_write_tokens: int | None = None  # prompt tokens written to the cache (OpenRouter)
+    reported_cost: float | None = None  # the request's cost as the provider reported it (OpenRouter's usage.cost)
+    via: str | None = None  # "batch" when the answer came through a batch API; None or "interactive" otherwise
 
 
 _COLUMNS = [f.name for f in fields(StoredResponse)]

@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from .answers import Plan, Responder, fixed_plan
+from .cache import PromptCache
 from .faults import FaultName, Faults, RateLimiter
 from .key import AnswerKey, KeyItem
 from .options import SimOptions
@@ -83,6 +84,7 @@ class Simulator:
         self.routes: dict[str | None, tuple[ProviderProfile, Responder]] = {
             name: (self.profiles.provider(name), Responder(self.profiles, key, name)) for name in names}
         self.faults = options.faults
+        self.cache = PromptCache()
         self.limiter = RateLimiter()
         self.attempts: Counter[str] = Counter()
         self.by_status: Counter[str] = Counter()
@@ -281,6 +283,9 @@ class Simulator:
                 self.unknown_prompts += 1
         if fault in _CUT_SHORT:
             plan = plan.cut((len(plan.reasoning) + len(plan.content)) // 2, _CUT_SHORT[fault])
+        # the cache is read (and written) as the request is accepted, as a provider's would be
+        entry["cached_tokens"] = min(self.cache.read(chat.prompt_words), chat.prompt_tokens) if self.options.prompt_cache else None
+        chat = replace(chat, cached_tokens=entry["cached_tokens"])
         entry.update(status=200, fault=fault, task=plan.task, item=plan.item, correct=plan.correct,
                      finish_reason=plan.finish_reason, unknown_prompt=plan.item is None
                      and self.options.fixed_latency is None)
@@ -314,8 +319,13 @@ class Simulator:
         """The usage object, or None from a host that sends none (even when the stream asks for it)."""
         if host.usage == "dropped":
             return None
+        completion = len(plan.reasoning) + len(plan.content)
+        bill = host.bills or self.host.bills
+        cost = None
+        if self.host.reports_cost and bill is not None:
+            cost = bill.cost(chat.prompt_tokens, min(chat.cached_tokens or 0, chat.prompt_tokens), completion)
         return usage_body(chat.prompt_tokens, len(plan.reasoning), len(plan.content),
-                          with_details=self.options.reasoning_format == "field")
+                          with_details=self.options.reasoning_format == "field", cached=chat.cached_tokens, cost=cost)
 
     async def _respond(self, request: web.Request, chat: ChatRequest, plan: Plan,
                        fault: FaultName | None, response_id: str, host: ProviderProfile) -> web.StreamResponse:
