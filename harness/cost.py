@@ -192,16 +192,17 @@ class PriceBook(BaseModel):
     def stale_rows(self, used: Iterable[tuple[str, str]], today: datetime.date | None = None,
                    max_age_days: int = STALE_AFTER_DAYS) -> list[str]:
         """The rows among `used` ((preset, model) pairs) read more than `max_age_days` before
-        `today`, as "preset/model (date, N days old)": a cost from them may no longer be the bill."""
+        `today`, one entry per preset and date, "preset (read DATE, N days ago): model, model":
+        a cost from them may no longer be the bill."""
         today = today or datetime.date.today()
-        found = []
+        old: dict[tuple[str, datetime.date], list[str]] = {}
         for preset, model in sorted(set(used)):
             if preset not in self.presets or model not in self.presets[preset].models:
                 continue
-            age = (today - self.presets[preset].row_date(model)).days
-            if age > max_age_days:
-                found.append(f"{preset}/{model} ({self.presets[preset].row_date(model)}, {age} days old)")
-        return found
+            read = self.presets[preset].row_date(model)
+            if (today - read).days > max_age_days:
+                old.setdefault((preset, read), []).append(model)
+        return [f"{preset} (read {read}, {(today - read).days} days ago): {', '.join(models)}" for (preset, read), models in old.items()]
 
     def _price_table(self) -> pd.DataFrame:
         rows = []
@@ -264,7 +265,8 @@ def row_costs(scores: pd.DataFrame, book: PriceBook, preset: str | None = None) 
     Columns: priced_as (preset name, "reported" when only the provider's figure prices it, or
     "unpriced"), currency (None when unpriced), input_cost (the prompt, cache reads and writes at
     their rates), output_cost, table_cost (their sum: the price table's figure), uncached_cost (the
-    same with every prompt token at the full input rate: the cost had the cache been ignored),
+    same with every prompt token at the full input rate: the cost had nothing been cached; for a row
+    the provider priced, its figure plus the cache's saving at the table's rates),
     reported_cost (the provider's own figure, NaN where it gave none), cost (the reported figure
     where there is one, else the table's). `preset` prices every row with that preset. Optional
     columns of `scores`: cached_tokens, cache_write_tokens, reported_cost, via ("batch").
@@ -310,6 +312,8 @@ def row_costs(scores: pd.DataFrame, book: PriceBook, preset: str | None = None) 
     currency[usable & unpriced] = REPORTED_CURRENCY
     table_cost[usable & unpriced] = float("nan")  # no table prices this row: there is no gap to show
     uncached = uncached_input + output_cost
+    # the provider's bill, plus what its cache saved at the table's rates: the same bill had nothing been cached
+    uncached = np.where(usable & ~unpriced, reported + (uncached - table_cost), uncached)
     uncached[usable & unpriced] = float("nan")
     return pd.DataFrame(
         {
@@ -346,7 +350,7 @@ def cost_summary(scores: pd.DataFrame, book: PriceBook, preset: str | None = Non
         priced_as=costs["priced_as"],
         currency=costs["currency"],
         cost=costs["cost"],
-        cost_uncached=costs["uncached_cost"].where(~has_reported | costs["table_cost"].notna(), costs["cost"]),
+        cost_uncached=costs["uncached_cost"],
         reported=has_reported,
         reported_cost=costs["reported_cost"],
         table_cost_of_reported=costs["table_cost"].where(has_reported),

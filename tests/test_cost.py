@@ -245,5 +245,14 @@ def test_rows_older_than_90_days_are_named(tmp_path: Path) -> None:
 
     book = load_prices(write(tmp_path, CACHED))
     today = datetime.date(2026, 12, 4)
-    assert book.stale_rows([("acme", "m"), ("acme", "old")], today) == ["acme/old (2025-01-01, 702 days old)"]
-    assert book.stale_rows([("acme", "m")], datetime.date(2027, 3, 1)) == ["acme/m (2026-11-01, 120 days old)"], "the preset's date when the row has none"
+    assert book.stale_rows([("acme", "m"), ("acme", "old")], today) == ["acme (read 2025-01-01, 702 days ago): old"]
+    assert book.stale_rows([("acme", "m")], datetime.date(2027, 3, 1)) == ["acme (read 2026-11-01, 120 days ago): m"], "the preset's date when the row has none"
+
+
+def test_a_reported_cost_had_nothing_been_cached_adds_the_tables_saving(tmp_path: Path) -> None:
+    book = load_prices(write(tmp_path, CACHED))
+    rows = frame(provider="acme", model="m", reported_cost=[0.005, float("nan"), float("nan")], cached_tokens=[800, 0, 0])
+    costs = row_costs(rows, book)
+    saving = 800 * (1.0 - 0.1) / 1e6  # what the cache saved at the table's rates
+    assert costs["cost"].iloc[0] == 0.005
+    assert costs["uncached_cost"].iloc[0] == pytest.approx(0.005 + saving)

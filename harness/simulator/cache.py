@@ -24,10 +24,11 @@ class PromptCache:
         self.block = block
         self._seen: set[bytes] = set()
 
-    def read(self, tokens: Sequence[str]) -> int:
+    def read(self, tokens: Sequence[str], scope: tuple[str | None, ...] = ()) -> int:
         """The tokens of `tokens` read from the cache (the longest whole-block prefix seen before);
-        the prompt's own blocks are written to it, so the next request with the same start hits."""
-        digest = hashlib.sha256()
+        the prompt's own blocks are written to it, so the next request with the same start hits.
+        Prompts of different `scope`s (host, model) share nothing."""
+        digest = hashlib.sha256(repr(scope).encode())
         cached = 0
         for end in range(self.block, len(tokens) + 1, self.block):
             digest.update("\x1f".join(tokens[end - self.block : end]).encode() + b"\x1e")

@@ -283,8 +283,10 @@ class Simulator:
                 self.unknown_prompts += 1
         if fault in _CUT_SHORT:
             plan = plan.cut((len(plan.reasoning) + len(plan.content)) // 2, _CUT_SHORT[fault])
-        # the cache is read (and written) as the request is accepted, as a provider's would be
-        entry["cached_tokens"] = min(self.cache.read(chat.prompt_words), chat.prompt_tokens) if self.options.prompt_cache else None
+        # the cache is read (and written) as the request is accepted, as a provider's would be; each
+        # host keeps one per model (a cached prefix is the model's own computed state)
+        cached = self.cache.read(chat.prompt_words, scope=(host.served_by, chat.model)) if self.options.prompt_cache else None
+        entry["cached_tokens"] = None if cached is None else min(cached, chat.prompt_tokens)
         chat = replace(chat, cached_tokens=entry["cached_tokens"])
         entry.update(status=200, fault=fault, task=plan.task, item=plan.item, correct=plan.correct,
                      finish_reason=plan.finish_reason, unknown_prompt=plan.item is None
