@@ -38,9 +38,10 @@ from harness.paths import RESULTS
 from harness.plan import Job, Plan, build_plan
 from harness.preflight import check_ids, fit_max_tokens, read_models, says_simulated
 from harness.probe import as_manifest, print_probe, probe
+from harness.batch import BatchAPI, BatchRunner
 from harness.progress import ProgressView
 from harness.regrade import verdict_fields
-from harness.config import load_models
+from harness.config import load_models, load_providers
 from harness.providers import Provider, resolve_provider
 from harness.pace import Pace
 from harness.runner import Outcome, RetryPolicy, Runner
@@ -120,7 +121,19 @@ def make_budget(spec: RunSpec, plan: Plan) -> Budget | None:
             f"add a preset there or price the run with --price-as PRESET ({', '.join(book.presets)})"
         )
     prices = {model: book.price_for(preset, model) for model in plan.model_ids}
-    return Budget(spec.max_cost, prices, spec.max_tokens, book.presets[preset].currency, preset)
+    # a batch is billed at the preset's batch factor; with none known, at the full price (never understated)
+    factor = (book.batch_factor(preset) or 1.0) if spec.batch else 1.0
+    return Budget(spec.max_cost, prices, spec.max_tokens, book.presets[preset].currency, preset, factor=factor)
+
+
+def check_batch(spec: RunSpec, provider: Provider) -> None:
+    """--batch needs a provider with a batch API glm-eval knows how to use: say which do, before anything is sent."""
+    if spec.batch and provider.config.batch_endpoint is None:
+        having = [name for name, config in load_providers().items() if config.batch_endpoint]
+        raise UserError(
+            f"--batch: provider {provider.name} has no batch API glm-eval can use (configs/providers.yaml, batch_endpoint); "
+            f"these have one: {', '.join(having)}, and any OpenAI-compatible server given with --base-url alone"
+        )
 
 
 def run_dir_for(spec: RunSpec) -> Path:
@@ -143,6 +156,7 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
             console.print(f"[yellow]note[/yellow]: {task_id}: {task.provenance['note']}")
     for name, why in plan.skipped.items():
         console.print(f"[yellow]note[/yellow]: {name} left out: {why}")
+    check_batch(spec, plan.provider)
     budget = make_budget(spec, plan)
     judge = _judge_for(spec, plan)
     run_dir = run_dir_for(spec)
@@ -341,7 +355,18 @@ def _send(
     rpm = spec.rpm if spec.rpm is not None else provider.config.rpm
     totals = {model: len(jobs) for model, jobs in work.items()}
 
+    async def batched(writer: StoreWriter) -> Outcome:
+        assert provider.config.batch_endpoint is not None
+        poll = spec.batch_poll_s or (0.5 if provider.simulated else 30.0)
+        async with BatchAPI(base_url, api_key, provider.config.api_key_env, spec.timeout_s) as api:
+            with ProgressView(totals, console) as view:
+                runner = BatchRunner(api, store, writer, provider.identity, provider.config.batch_endpoint, view.update, view.note,
+                                     budget, on_stored, poll_s=poll, max_attempts=spec.max_attempts)
+                return await runner.run(work, body_for)
+
     async def main(writer: StoreWriter) -> Outcome:
+        if spec.batch:
+            return await batched(writer)
         async with ChatClient(
             base_url, api_key, concurrency * len(work), spec.timeout_s, provider.config.api_key_env, provider.config.stream_usage
         ) as client:

@@ -48,6 +48,16 @@ CREATE TABLE IF NOT EXISTS responses (
     reported_cost REAL,
     via TEXT
 );
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    status TEXT NOT NULL,
+    submitted_at REAL NOT NULL,
+    collected_at REAL
+);
 """
 # Columns added after the first release, with their type: a store written before them gains them
 # (empty) when it is opened, so its answers stay usable.
@@ -91,6 +101,20 @@ class StoredResponse:
 
 
 _COLUMNS = [f.name for f in fields(StoredResponse)]
+
+
+@dataclass(frozen=True)
+class SubmittedBatch:
+    """A batch handed to a provider's batch API and not yet collected: a rerun waits for it and
+    downloads its answers instead of paying for the same requests again."""
+
+    id: str
+    provider: str
+    base_url: str
+    model_id: str
+    keys: tuple[str, ...]
+    status: str
+    submitted_at: float
 
 
 class Store:
@@ -173,6 +197,26 @@ class Store:
             marks = ",".join("?" * len(batch))
             for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM responses WHERE key IN ({marks})", batch):
                 yield StoredResponse(*row)
+
+    def add_batch(self, batch: SubmittedBatch) -> None:
+        """Record a batch the moment the provider has accepted it (autocommit)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO batches (id, provider, base_url, model_id, keys, status, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [batch.id, batch.provider, batch.base_url, batch.model_id, json.dumps(batch.keys), batch.status, batch.submitted_at],
+        )
+
+    def batch_done(self, batch_id: str, status: str) -> None:
+        """The batch's answers are all in `responses` (or it is gone): nothing more to wait for."""
+        self._db.execute("UPDATE batches SET status = ?, collected_at = ? WHERE id = ?", [status, time.time(), batch_id])
+
+    def open_batches(self, provider: str, base_url: str) -> list[SubmittedBatch]:
+        """Batches submitted to this provider at this address and not collected, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, provider, base_url, model_id, keys, status, submitted_at FROM batches "
+            "WHERE provider = ? AND base_url = ? AND collected_at IS NULL ORDER BY submitted_at",
+            [provider, base_url],
+        )
+        return [SubmittedBatch(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6]) for r in rows]
 
     def get(self, key: str) -> StoredResponse | None:
         row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM responses WHERE key = ?", [key]).fetchone()

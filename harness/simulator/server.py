@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from .answers import Plan, Responder, fixed_plan
+from .batches import Batches
 from .cache import PromptCache
 from .faults import FaultName, Faults, RateLimiter
 from .key import AnswerKey, KeyItem
@@ -468,9 +469,12 @@ def make_app(options: SimOptions, answer_key: Sequence[KeyItem]) -> web.Applicat
     app.on_response_prepare.append(_mark_stream)
     app.on_startup.append(sim.open_log)
     app.on_cleanup.append(sim.close_log)
+    batches = Batches(sim)
+    app.on_cleanup.append(batches.close)
     for prefix in ("/v1", "/api/paas/v4"):
         app.router.add_post(f"{prefix}/chat/completions", sim.chat)
         app.router.add_get(f"{prefix}/models", sim.models)
+        batches.add_routes(app, prefix)
     app.router.add_get("/_sim/faults", sim.get_faults)
     app.router.add_post("/_sim/faults", sim.set_faults)
     app.router.add_get("/_sim/stats", sim.stats)
