@@ -263,7 +263,7 @@ def _print_plans(specs: list[Any], console: Console) -> int:
     for spec in specs:
         plan, _ = evaluate.prepare(spec, need_key=False)
         book, preset = evaluate.pricing(spec, plan.provider)
-        summary.print_plan(plan, evaluate.store_path(spec), console, book, preset)
+        summary.print_plan(plan, evaluate.store_path(spec), console, book, preset, batch=spec.batch)
     return 0
 
 

@@ -70,6 +70,7 @@ def prepare(
     generic servers): the ids it serves, and max_tokens fitted to the context it publishes.
     `need_key` is False for a plan that sends nothing (--dry-run)."""
     provider = resolve_provider(spec.provider, spec.base_url, spec.api_key_env, spec.route)
+    check_batch(spec, provider)
     configs = load_models()
     for variant in spec.models:
         provider.model_id(variant, configs)  # an unknown model fails here, before any data is read
@@ -156,7 +157,6 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
             console.print(f"[yellow]note[/yellow]: {task_id}: {task.provenance['note']}")
     for name, why in plan.skipped.items():
         console.print(f"[yellow]note[/yellow]: {name} left out: {why}")
-    check_batch(spec, plan.provider)
     budget = make_budget(spec, plan)
     judge = _judge_for(spec, plan)
     run_dir = run_dir_for(spec)

@@ -115,6 +115,15 @@ def _notes(runs: Runs, by_task: pd.DataFrame, unverified: set[str], prices: Path
     stale = book.stale_rows(used)
     if stale:
         notes.append(f"Price rows read more than {cost.STALE_AFTER_DAYS} days ago, which may no longer be the bill: {'; '.join(stale)}.")
+    for run in runs.runs:
+        if "via" in run.scores.columns and run.scores["via"].eq("batch").any():
+            preset = preset_of(run) or book.preset_for(str(run.scores["provider"].iloc[0]))
+            factor = book.batch_factor(preset) if preset in book.presets else None
+            n = int(run.scores["via"].eq("batch").sum())
+            notes.append(f"{run.name}: {n} answers came through the provider's batch API, priced at {preset}'s batch price "
+                         f"({factor:g}x every rate)." if factor is not None else
+                         f"{run.name}: {n} answers came through the provider's batch API, and {preset or 'its preset'} gives no batch "
+                         f"price, so their cost is unknown; --price-as a preset with one (configs/prices.yaml, batch) prices them.")
     if unverified:
         notes.append(f"Prices as published and unverified (see the price file): {', '.join(sorted(unverified))}.")
     unpriced = by_task.loc[by_task["priced_as"] == cost.UNPRICED, "model"]
