@@ -74,8 +74,12 @@ def test_a_batch_run_stores_what_an_interactive_run_stores(mirror: Path, tmp_pat
             assert row.get(name) == other.get(name), f"{name} differs for {key[:12]}"
     [(_, status, n, collected)] = batches(tmp_path / "b.sqlite")
     assert (status, n, collected) == ("completed", 16, True)
-    # the interactive store answers the batch run's plan: nothing is sent again
-    assert main(run_args(None, tmp_path, mirror, "--cache-only", name="replay", store="b.sqlite")) == 0
+    # the two mix: a batch run on the interactive run's store sends only what that store lacks
+    assert main(run_args(None, tmp_path, mirror, "--batch", name="more", store="i.sqlite", limit=12)) == 0
+    more = samples(tmp_path / "more")
+    [(_, _, n, _)] = batches(tmp_path / "i.sqlite")
+    assert n == len(more.keys() - live.keys()) > 0
+    assert {k: more[k]["response"] for k in live} == {k: live[k]["response"] for k in live}
 
 
 def test_failed_and_expired_lines_are_all_a_rerun_sends(sim, mirror: Path, tmp_path: Path):
