@@ -95,4 +95,5 @@ class Budget:
             self._changed.notify_all()
 
     def summary(self) -> dict[str, object]:
-        return {"max_cost": self.limit, "currency": self.currency, "priced_as": self.priced_as, "spent": round(self.spent, 6), "stopped": self.stopped}
+        return {"max_cost": self.limit, "currency": self.currency, "priced_as": self.priced_as, "spent": round(self.spent, 6), "stopped": self.stopped,
+                "price_factor": self.factor}
