@@ -82,6 +82,11 @@ def _rest_flags(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("cost")
     c.add_argument("--max-cost", type=float, dest="max_cost", help="stop sending once the spend, counting the worst case in flight, would pass this")
     c.add_argument("--price-as", dest="price_as", help="price the run with this preset of configs/prices.yaml (default: the provider's)")
+    b = p.add_argument_group("batch (a provider's OpenAI-style batch API: Files + Batches)")
+    b.add_argument("--batch", action="store_const", const=True,
+                   help="send the missing requests as batches, at the batch price; answers land in the same store, and a "
+                        "rerun collects batches an interrupted run submitted instead of paying again")
+    b.add_argument("--batch-poll", type=float, dest="batch_poll_s", help="seconds between looks at a submitted batch (default 30)")
     p.add_argument("--cache-only", dest="cache_only", action="store_const", const=True,
                    help="replay: use only responses already in the store and send nothing (a missing one is an error naming it)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, its token and cost estimate, and send nothing")
@@ -258,7 +263,7 @@ def _print_plans(specs: list[Any], console: Console) -> int:
     for spec in specs:
         plan, _ = evaluate.prepare(spec, need_key=False)
         book, preset = evaluate.pricing(spec, plan.provider)
-        summary.print_plan(plan, evaluate.store_path(spec), console, book, preset)
+        summary.print_plan(plan, evaluate.store_path(spec), console, book, preset, batch=spec.batch)
     return 0
 
 

@@ -38,6 +38,9 @@ class Completion:
     reasoning_field: str | None = None  # where the reasoning came: reasoning_content, reasoning, or <think> tags
     served_model: str | None = None  # the response's `model`: the id the server says it served
     served_by: str | None = None  # the upstream host an aggregator routed to (OpenRouter's top-level `provider`)
+    cached_tokens: int | None = None  # prompt tokens read from the provider's cache (a part of prompt_tokens)
+    cache_write_tokens: int | None = None  # prompt tokens written to it (OpenRouter), also a part of prompt_tokens
+    reported_cost: float | None = None  # what the provider says the request cost (OpenRouter's usage.cost, USD)
 
     @property
     def filtered(self) -> bool:
@@ -296,6 +299,7 @@ def _from_message(data: Any, started: float) -> Completion:
     content, reasoning = split_reasoning(message.get("content") or "", _reasoning_of(message))
     prompt, completion, reasoning_tokens = _usage(data.get("usage"))
     return Completion(
+        **billing(data.get("usage")),
         served_model=_text(data.get("model")),
         served_by=_text(data.get("provider")),
         reasoning_field=_field_of(message, reasoning),
@@ -352,6 +356,7 @@ async def _streamed(response: aiohttp.ClientResponse, started: float) -> Complet
     text, thoughts = split_reasoning("".join(content), "".join(reasoning))
     prompt, completion, reasoning_tokens = _usage(usage)
     return Completion(
+        **billing(usage),
         served_model=_text(served.get("model")),
         served_by=_text(served.get("provider")),
         reasoning_field=field or ("<think> tags" if thoughts else None),
@@ -428,6 +433,26 @@ def _text(value: Any) -> str | None:
     """A response's self-description (`model`, OpenRouter's `provider`: the upstream host, in the body
     and in every chunk of a stream), kept only when it is a string."""
     return value if isinstance(value, str) and value else None
+
+
+def billing(usage: Any) -> dict[str, Any]:
+    """What the usage says about the bill beyond the token counts: cached prompt tokens
+    (usage.prompt_tokens_details.cached_tokens, as OpenAI and Z.ai send them:
+    docs.z.ai/guides/capabilities/cache), cache writes and the request's cost (OpenRouter's
+    prompt_tokens_details.cache_write_tokens and usage.cost: openrouter.ai/docs/use-cases/usage-accounting)."""
+    if not isinstance(usage, dict):
+        return {}
+    details = usage.get("prompt_tokens_details") or {}
+    found: dict[str, Any] = {}
+    if isinstance(details, dict):
+        for name in ("cached_tokens", "cache_write_tokens"):
+            value = details.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                found[name] = value
+    cost = usage.get("cost")
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0:
+        found["reported_cost"] = float(cost)
+    return found
 
 
 def _usage(usage: Any) -> tuple[int | None, int | None, int | None]:

@@ -40,6 +40,9 @@ class ProviderConfig(Strict):
     preflight: bool = Field(default=False, description="read the server's /models before a run: the ids it serves, their context limit")
     routing: bool = Field(default=False, description="an aggregator that routes to upstream hosts and takes OpenRouter's `provider` field")
     simulated: bool = False
+    batch_endpoint: str | None = Field(
+        default=None, description="the `endpoint` a batch names on this provider's OpenAI-style batch API (Files + Batches); none: no batch API"
+    )
 
 
 class ProvidersFile(Strict):

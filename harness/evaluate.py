@@ -38,9 +38,10 @@ from harness.paths import RESULTS
 from harness.plan import Job, Plan, build_plan
 from harness.preflight import check_ids, fit_max_tokens, read_models, says_simulated
 from harness.probe import as_manifest, print_probe, probe
+from harness.batch import BatchAPI, BatchRunner
 from harness.progress import ProgressView
 from harness.regrade import verdict_fields
-from harness.config import load_models
+from harness.config import load_models, load_providers
 from harness.providers import Provider, resolve_provider
 from harness.pace import Pace
 from harness.runner import Outcome, RetryPolicy, Runner
@@ -48,7 +49,7 @@ from harness.runspec import RunSpec
 from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
 from harness.simulator.protocol import SIMULATOR_HEADER
 from harness.stats.items import GRADED
-from harness.store import FILTERED, OK, Store, StoredResponse, StoreLock, StoreWriter
+from harness.store import FAILED, FILTERED, OK, Store, StoredResponse, StoreLock, StoreWriter
 from harness.tasks import Task, data_dir_from_env, load_task
 
 GRADE_BATCH = 2000
@@ -69,6 +70,7 @@ def prepare(
     generic servers): the ids it serves, and max_tokens fitted to the context it publishes.
     `need_key` is False for a plan that sends nothing (--dry-run)."""
     provider = resolve_provider(spec.provider, spec.base_url, spec.api_key_env, spec.route)
+    check_batch(spec, provider)
     configs = load_models()
     for variant in spec.models:
         provider.model_id(variant, configs)  # an unknown model fails here, before any data is read
@@ -120,7 +122,19 @@ def make_budget(spec: RunSpec, plan: Plan) -> Budget | None:
             f"add a preset there or price the run with --price-as PRESET ({', '.join(book.presets)})"
         )
     prices = {model: book.price_for(preset, model) for model in plan.model_ids}
-    return Budget(spec.max_cost, prices, spec.max_tokens, book.presets[preset].currency, preset)
+    # a batch is billed at the preset's batch factor; with none known, at the full price (never understated)
+    factor = (book.batch_factor(preset) or 1.0) if spec.batch else 1.0
+    return Budget(spec.max_cost, prices, spec.max_tokens, book.presets[preset].currency, preset, factor=factor)
+
+
+def check_batch(spec: RunSpec, provider: Provider) -> None:
+    """--batch needs a provider with a batch API glm-eval knows how to use: say which do, before anything is sent."""
+    if spec.batch and provider.config.batch_endpoint is None:
+        having = [name for name, config in load_providers().items() if config.batch_endpoint]
+        raise UserError(
+            f"--batch: provider {provider.name} has no batch API glm-eval can use (configs/providers.yaml, batch_endpoint); "
+            f"these have one: {', '.join(having)}, and any OpenAI-compatible server given with --base-url alone"
+        )
 
 
 def run_dir_for(spec: RunSpec) -> Path:
@@ -341,7 +355,18 @@ def _send(
     rpm = spec.rpm if spec.rpm is not None else provider.config.rpm
     totals = {model: len(jobs) for model, jobs in work.items()}
 
+    async def batched(writer: StoreWriter) -> Outcome:
+        assert provider.config.batch_endpoint is not None
+        poll = spec.batch_poll_s or (0.5 if provider.simulated else 30.0)
+        async with BatchAPI(base_url, api_key, provider.config.api_key_env, spec.timeout_s) as api:
+            with ProgressView(totals, console) as view:
+                runner = BatchRunner(api, store, writer, provider.identity, provider.config.batch_endpoint, view.update, view.note,
+                                     budget, on_stored, poll_s=poll, max_attempts=spec.max_attempts)
+                return await runner.run(work, body_for)
+
     async def main(writer: StoreWriter) -> Outcome:
+        if spec.batch:
+            return await batched(writer)
         async with ChatClient(
             base_url, api_key, concurrency * len(work), spec.timeout_s, provider.config.api_key_env, provider.config.stream_usage
         ) as client:
@@ -483,7 +508,7 @@ def _write_samples(
     """samples.jsonl in plan order, a batch at a time (bounded memory), written whole or not at all."""
     totals: dict[str, Any] = {
         "samples": 0, "ok": 0, "truncated": 0, "filtered": 0, "failed": 0, "correct": 0,
-        "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "judge_changed": 0,
+        "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "cached_tokens": 0, "judge_changed": 0,
     }
     unknown: set[str] = set()  # token counts some answer lacks: the sum is not the run's
     tmp = run_dir / (results.SAMPLES + ".tmp")
@@ -502,6 +527,7 @@ def _write_samples(
                         unknown.add(name)
                     totals[name] += sample[name] or 0
                 totals["reasoning_tokens"] += sample["reasoning_tokens"] or 0
+                totals["cached_tokens"] += sample["cached_tokens"] or 0
                 totals["samples"] += 1
                 totals[sample["status"]] += 1
                 totals["correct"] += bool(sample["correct"])
@@ -547,6 +573,10 @@ def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdi
         "attempts": row.attempts if row is not None else 0,
         "served_model": row.served_model if row is not None else None,
         "served_by": row.served_by if row is not None else None,
+        "cached_tokens": row.cached_tokens if row is not None else None,
+        "cache_write_tokens": row.cache_write_tokens if row is not None else None,
+        "reported_cost": row.reported_cost if row is not None else None,
+        "via": (row.via or "interactive") if row is not None and row.status != FAILED else None,
         "error": error,
         "choice_order": list(prompt.choice_order) if prompt.choice_order else None,
     }

@@ -31,6 +31,7 @@ class ProgressView:
         self._last_line = time.monotonic()
         self._live: Progress | None = None
         self._ids: dict[str, int] = {}
+        self._last_note = ""
 
     def __enter__(self) -> ProgressView:
         if self.console.is_terminal:
@@ -65,6 +66,18 @@ class ProgressView:
             self._live.update(self._ids[model], completed=c.done, errors=c.errors, tokens=c.tokens)
         elif time.monotonic() - self._last_line >= self._interval:
             self._print_lines()
+
+    def note(self, model: str, text: str) -> None:
+        """A change in the state of something the run waits on (a submitted batch): shown as it happens,
+        above the bars on a terminal, as its own line in a log."""
+        line = f"[batch] {model}: {text}"
+        if line == self._last_note:
+            return
+        self._last_note = line
+        if self._live is not None:
+            self._live.console.print(line)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def _print_lines(self) -> None:
         self._last_line = time.monotonic()

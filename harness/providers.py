@@ -142,6 +142,7 @@ def resolve_provider(
             api_key_optional=api_key_env is None,
             thinking="none",
             preflight=True,
+            batch_endpoint="/v1/chat/completions",  # OpenAI's name for it, used by every OpenAI-compatible batch API
         )
         return Provider(GENERIC, config)
     presets = load_providers()

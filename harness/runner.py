@@ -52,6 +52,16 @@ class Outcome:
     errors: dict[str, Counter[str]] = field(default_factory=dict)  # model -> failed attempts by kind (http_429, http_5xx, other)
     stopped_by: str | None = None  # why nothing more was sent to any model
 
+    def tally(self, status: str) -> None:
+        """Count one recorded outcome."""
+        self.sent += 1
+        if status == FILTERED:
+            self.filtered += 1
+        elif status == FAILED:
+            self.failed += 1
+        else:
+            self.stored_ok += 1
+
 
 class Runner:
     def __init__(
@@ -133,7 +143,10 @@ class Runner:
                 self.on_done(model, False, 0)
                 continue
             if self.budget is not None:
-                await self.budget.settle(model, reserved, completion.prompt_tokens, completion.completion_tokens)
+                await self.budget.settle(
+                    model, reserved, completion.prompt_tokens, completion.completion_tokens, completion.cached_tokens,
+                    completion.cache_write_tokens, completion.reported_cost,
+                )
             await self._record(job, body, attempts, completion)
             self.on_done(model, True, completion.completion_tokens or 0)
 
@@ -178,36 +191,8 @@ class Runner:
         self, job: Job, body: dict[str, Any], attempts: int, c: Completion | None, error: str | None = None, filtered: bool = False
     ) -> None:
         """Commit an answer (or the failure or refusal that stands in for one) before anything else happens."""
-        self.outcome.sent += 1
-        if filtered or (c is not None and c.filtered):
-            status = FILTERED
-            self.outcome.filtered += 1
-        elif c is None:
-            status = FAILED
-            self.outcome.failed += 1
-        else:
-            status = OK
-            self.outcome.stored_ok += 1
-        response = StoredResponse(
-            key=job.key,
-            provider=self.provider,
-            model_id=job.model_id,
-            request=canonical_json(body),
-            status=status,
-            content=c.content if c else None,
-            reasoning=c.reasoning if c else None,
-            finish_reason=c.finish_reason if c else None,
-            prompt_tokens=c.prompt_tokens if c else None,
-            completion_tokens=c.completion_tokens if c else None,
-            reasoning_tokens=c.reasoning_tokens if c else None,
-            latency_s=c.latency_s if c else None,
-            ttft_s=c.ttft_s if c else None,
-            attempts=attempts,
-            error=error,
-            created_at=time.time(),
-            served_model=c.served_model if c else None,
-            served_by=c.served_by if c else None,
-        )
+        response = response_row(job, self.provider, body, attempts, c, error, filtered)
+        self.outcome.tally(response.status)
         try:
             await self.store.put(response)
         except sqlite3.Error as exc:  # a full disk, most often: stop buying answers that cannot be kept
@@ -216,6 +201,38 @@ class Runner:
             return
         if self.on_stored is not None:
             self.on_stored(job, response)
+
+
+def response_row(
+    job: Job, provider: str, body: dict[str, Any], attempts: int, c: Completion | None, error: str | None = None,
+    filtered: bool = False, via: str | None = None,
+) -> StoredResponse:
+    """The store's row for one request's outcome: an answer, a content-filter refusal, or the failure standing in for one."""
+    status = FILTERED if filtered or (c is not None and c.filtered) else FAILED if c is None else OK
+    return StoredResponse(
+        key=job.key,
+        provider=provider,
+        model_id=job.model_id,
+        request=canonical_json(body),
+        status=status,
+        content=c.content if c else None,
+        reasoning=c.reasoning if c else None,
+        finish_reason=c.finish_reason if c else None,
+        prompt_tokens=c.prompt_tokens if c else None,
+        completion_tokens=c.completion_tokens if c else None,
+        reasoning_tokens=c.reasoning_tokens if c else None,
+        latency_s=c.latency_s if c else None,
+        ttft_s=c.ttft_s if c else None,
+        attempts=attempts,
+        error=error,
+        created_at=time.time(),
+        served_model=c.served_model if c else None,
+        served_by=c.served_by if c else None,
+        cached_tokens=c.cached_tokens if c else None,
+        cache_write_tokens=c.cache_write_tokens if c else None,
+        reported_cost=c.reported_cost if c else None,
+        via=via,
+    )
 
 
 class _GaveUp(Exception):

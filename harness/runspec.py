@@ -54,6 +54,8 @@ class RunSpec(Strict):
         description="'zai-kit': send and grade as Z.ai's glm-simple-evals does (harness/zaikit.py); 'strict': glm-eval's own rules",
     )
     sim_time_scale: float = Field(default=0.01, gt=0, description="simulated provider only: 1.0 is real time")
+    batch: bool = Field(default=False, description="send through the provider's batch API (Files + Batches), at its batch price")
+    batch_poll_s: float | None = Field(default=None, gt=0, description="seconds between looks at a submitted batch (default 30; simulated 0.5)")
 
     @field_validator("models", "tasks", "items", "route_order", "quantizations", mode="before")
     @classmethod

@@ -42,12 +42,31 @@ CREATE TABLE IF NOT EXISTS responses (
     error TEXT,
     created_at REAL NOT NULL,
     served_model TEXT,
-    served_by TEXT
+    served_by TEXT,
+    cached_tokens INTEGER,
+    cache_write_tokens INTEGER,
+    reported_cost REAL,
+    via TEXT
+);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    status TEXT NOT NULL,
+    submitted_at REAL NOT NULL,
+    collected_at REAL
 );
 """
 # Columns added after the first release, with their type: a store written before them gains them
 # (empty) when it is opened, so its answers stay usable.
-_ADDED = {"served_model": "TEXT", "served_by": "TEXT"}
+_ADDED = {
+    "served_model": "TEXT", "served_by": "TEXT", "cached_tokens": "INTEGER", "cache_write_tokens": "INTEGER", "reported_cost": "REAL",
+    "via": "TEXT",
+}
+INTERACTIVE = "interactive"
+BATCH = "batch"  # answered through the provider's batch API (Files + Batches), at its batch price
 
 OK = "ok"
 FAILED = "failed"
@@ -75,9 +94,27 @@ class StoredResponse:
     created_at: float
     served_model: str | None = None  # the id the server says it served (the response's `model`)
     served_by: str | None = None  # the upstream host an aggregator routed to (OpenRouter's `provider`)
+    cached_tokens: int | None = None  # prompt tokens the provider read from its cache (billed lower)
+    cache_write_tokens: int | None = None  # prompt tokens written to the cache (OpenRouter)
+    reported_cost: float | None = None  # the request's cost as the provider reported it (OpenRouter's usage.cost)
+    via: str | None = None  # "batch" when the answer came through a batch API; None or "interactive" otherwise
 
 
 _COLUMNS = [f.name for f in fields(StoredResponse)]
+
+
+@dataclass(frozen=True)
+class SubmittedBatch:
+    """A batch handed to a provider's batch API and not yet collected: a rerun waits for it and
+    downloads its answers instead of paying for the same requests again."""
+
+    id: str
+    provider: str
+    base_url: str
+    model_id: str
+    keys: tuple[str, ...]
+    status: str
+    submitted_at: float
 
 
 class Store:
@@ -160,6 +197,26 @@ class Store:
             marks = ",".join("?" * len(batch))
             for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM responses WHERE key IN ({marks})", batch):
                 yield StoredResponse(*row)
+
+    def add_batch(self, batch: SubmittedBatch) -> None:
+        """Record a batch the moment the provider has accepted it (autocommit)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO batches (id, provider, base_url, model_id, keys, status, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [batch.id, batch.provider, batch.base_url, batch.model_id, json.dumps(batch.keys), batch.status, batch.submitted_at],
+        )
+
+    def batch_done(self, batch_id: str, status: str) -> None:
+        """The batch's answers are all in `responses` (or it is gone): nothing more to wait for."""
+        self._db.execute("UPDATE batches SET status = ?, collected_at = ? WHERE id = ?", [status, time.time(), batch_id])
+
+    def open_batches(self, provider: str, base_url: str) -> list[SubmittedBatch]:
+        """Batches submitted to this provider at this address and not collected, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, provider, base_url, model_id, keys, status, submitted_at FROM batches "
+            "WHERE provider = ? AND base_url = ? AND collected_at IS NULL ORDER BY submitted_at",
+            [provider, base_url],
+        )
+        return [SubmittedBatch(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6]) for r in rows]
 
     def get(self, key: str) -> StoredResponse | None:
         row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM responses WHERE key = ?", [key]).fetchone()

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.cost import PriceBook, PriceError, estimate_run_cost
+from harness.cost import STALE_AFTER_DAYS, PriceBook, PriceError, estimate_run_cost
 from harness.plan import Plan
 from harness.store import Store
 
@@ -16,7 +16,7 @@ SIMULATED = "SIMULATED"
 CHARS_PER_TOKEN = 4  # a planning average for English and LaTeX prompts
 
 
-def print_plan(plan: Plan, store_path: Path, console: Console, book: PriceBook, preset: str | None) -> None:
+def print_plan(plan: Plan, store_path: Path, console: Console, book: PriceBook, preset: str | None, batch: bool = False) -> None:
     """The dry run: what would be sent, what the store already holds, and a token and cost
     estimate from the prompts' lengths and each task's typical answer length."""
     stored: set[str] = set()
@@ -60,6 +60,16 @@ def print_plan(plan: Plan, store_path: Path, console: Console, book: PriceBook, 
         )
         if unknown:
             console.print(f"not counted: {', '.join(sorted(unknown))} (no price in preset {preset}; fill it in configs/prices.yaml)")
+        if batch:
+            factor = book.batch_factor(preset)
+            if factor is None:
+                console.print(f"--batch: preset {preset} gives no batch price, so the batch answers' cost will be unknown")
+            else:
+                console.print(f"--batch: at the preset's batch price ({factor:g}x every rate): {total * factor:.2f} {currency}, "
+                              f"{total * (1 - factor):.2f} {currency} less")
+        stale = book.stale_rows((preset, model) for model in plan.model_ids)
+        if stale:
+            console.print(f"prices read more than {STALE_AFTER_DAYS} days ago, which may no longer be the bill: {'; '.join(stale)}")
 
 
 def _estimate(book: PriceBook, preset: str | None, model: str, prompt_tokens: int, output_tokens: int) -> float:

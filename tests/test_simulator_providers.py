@@ -206,7 +206,9 @@ def test_a_host_that_ignores_the_thinking_switch(hosts: dict[str | None, str]) -
     message = off["choices"][0]["message"]
     assert message["reasoning_content"] and off["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
     # The draw does not depend on the switch, so "off" is the thinking-on answer, word for word.
+    cache = off["usage"].pop("prompt_tokens_details"), on["usage"].pop("prompt_tokens_details")
     assert message == on["choices"][0]["message"] and off["usage"] == on["usage"]
+    assert cache[1]["cached_tokens"] >= cache[0]["cached_tokens"], "the same prompt again reads the prompt cache"
     events = stream(hosts["ignores-thinking"], ask(chat_template_kwargs={"enable_thinking": False}))
     assert any("reasoning_content" in c["choices"][0]["delta"] for c in events[:-1] if c["choices"])
     # A host that honours it sends none.

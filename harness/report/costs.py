@@ -21,8 +21,14 @@ from harness.report.runs import Run, Runs
 # reference figures and the only one with a price for all five variants.
 SIMULATED_PRESET = "cometapi"
 
-COST_COLUMNS = ["model", "task", "priced_as", "currency", "n_requests", "n_correct", "cost", "cost_per_request", "cost_per_correct"]
-TOTAL_COLUMNS = ["model", "priced_as", "currency", "cost", "n_correct", "cost_per_correct"]
+COST_COLUMNS = [
+    "model", "task", "priced_as", "currency", "n_requests", "n_correct", "cost", "cost_per_request", "cost_per_correct",
+    "prompt_tokens", "cached_tokens", "cached_share", "cost_uncached", "n_reported", "reported_cost", "table_cost_of_reported",
+]
+TOTAL_COLUMNS = [
+    "model", "priced_as", "currency", "cost", "n_correct", "cost_per_correct",
+    "cached_share", "cost_uncached", "n_reported", "reported_cost", "table_cost_of_reported",
+]
 
 
 @dataclass(frozen=True)
@@ -60,11 +66,19 @@ def price_runs(runs: Runs, prices: Path = cost.DEFAULT_PRICES, price_as: str | N
         by_task.append(summary)
         for variant, rows in run.scores.groupby("model", observed=True, sort=False):
             total = cost.run_cost(rows, book, preset)
-            n_correct = int(summary.loc[summary["model"] == runs.label(run, variant), "n_correct"].sum())
+            mine = summary[summary["model"] == runs.label(run, variant)]
+            n_correct = int(mine["n_correct"].sum())
+            prompt = float(mine["prompt_tokens"].sum())
             totals.append({
                 "model": runs.label(run, variant), "priced_as": "+".join(total.priced_as), "currency": total.currency,
                 "cost": total.cost, "n_correct": n_correct,
                 "cost_per_correct": total.cost / n_correct if n_correct else np.nan,
+                "cached_share": float(mine["cached_tokens"].sum()) / prompt if prompt > 0 else np.nan,
+                "cost_uncached": mine["cost_uncached"].sum(min_count=len(mine)) if mine["cost_uncached"].notna().all() else np.nan,
+                "n_reported": int(mine["n_reported"].sum()),
+                "reported_cost": float(mine["reported_cost"].sum()),
+                "table_cost_of_reported": (mine["table_cost_of_reported"].sum()
+                                           if mine["table_cost_of_reported"].notna().all() else np.nan),
             })
             for name in total.priced_as:
                 price = book.presets[name].models.get(variant) if name in book.presets else None
@@ -83,12 +97,33 @@ def preset_of(run: Run, price_as: str | None = None) -> str | None:
     return price_as or run.manifest.get("spec", {}).get("price_as") or (SIMULATED_PRESET if run.simulated else None)
 
 
+def _rows_used(run: Run, book: cost.PriceBook, preset: str | None) -> set[tuple[str, str]]:
+    """The (preset, model) rows of the price file that price `run`."""
+    if preset is not None:
+        return {(preset, m) for m in run.scores["model"].unique()}
+    pairs = run.scores[["provider", "model"]].drop_duplicates()
+    return {(p, m) for p, m in zip(pairs["provider"].map(book.preset_for), pairs["model"]) if p is not None}
+
+
 def _notes(runs: Runs, by_task: pd.DataFrame, unverified: set[str], prices: Path, book: cost.PriceBook) -> tuple[str, ...]:
     """What a reader must know before trusting a cost figure; why a cost is missing comes last."""
     notes = [f"Prices from {prices}; prices change, and are yours to keep current."]
     if runs.simulated:
         presets = sorted(set(by_task.loc[by_task["model"].isin(runs.simulated_labels), "priced_as"]))
         notes.append(f"Simulated runs have no bill: their token counts are priced as {', '.join(presets)}.")
+    used = {(p, m) for run in runs.runs for p, m in _rows_used(run, book, preset_of(run))}
+    stale = book.stale_rows(used)
+    if stale:
+        notes.append(f"Price rows read more than {cost.STALE_AFTER_DAYS} days ago, which may no longer be the bill: {'; '.join(stale)}.")
+    for run in runs.runs:
+        if "via" in run.scores.columns and run.scores["via"].eq("batch").any():
+            preset = preset_of(run) or book.preset_for(str(run.scores["provider"].iloc[0]))
+            factor = book.batch_factor(preset) if preset in book.presets else None
+            n = int(run.scores["via"].eq("batch").sum())
+            notes.append(f"{run.name}: {n} answers came through the provider's batch API, priced at {preset}'s batch price "
+                         f"({factor:g}x every rate)." if factor is not None else
+                         f"{run.name}: {n} answers came through the provider's batch API, and {preset or 'its preset'} gives no batch "
+                         f"price, so their cost is unknown; --price-as a preset with one (configs/prices.yaml, batch) prices them.")
     if unverified:
         notes.append(f"Prices as published and unverified (see the price file): {', '.join(sorted(unverified))}.")
     unpriced = by_task.loc[by_task["priced_as"] == cost.UNPRICED, "model"]

@@ -232,9 +232,22 @@ def cost_totals_table(figures: Figures) -> Table:
         "correct answers": t["n_correct"].astype(str),
         "per correct answer": [_cost(v, cur, p) for v, cur, p in zip(t["cost_per_correct"], t["currency"], t["priced_as"])],
     })
+    notes = list(figures.costs.notes)
+    if (t["cached_share"].fillna(0) > 0).any():
+        # the provider's prompt cache bills repeated prompt prefixes lower: without it the same run costs this
+        frame["prompt tokens from cache, %"] = [pct(v) for v in t["cached_share"]]
+        frame["cost if nothing were cached"] = [_cost(v, cur, p) for v, cur, p in zip(t["cost_uncached"], t["currency"], t["priced_as"])]
+        notes.append("Cached prompt tokens (usage.prompt_tokens_details.cached_tokens) are priced at the price file's cached-input "
+                     "rate (the full input rate where the file gives none); the last column prices every prompt token at the full input rate.")
+    if (t["n_reported"] > 0).any():
+        frame["answers the provider priced"] = t["n_reported"].astype(str)
+        frame["provider's figure vs price table"] = [_gap(r, c, cur) for r, c, cur in zip(t["reported_cost"], t["table_cost_of_reported"], t["currency"])]
+        notes.append("Where the provider reports each request's cost (OpenRouter's usage.cost), that is the cost; the price "
+                     "table's figure for the same answers is shown beside it.")
     frame = in_report_order(figures, frame, t["model"])
-    notes = figures.costs.notes + (("† The price is unverified: read its cost as a guess.",) if figures.costs.unverified else ())
-    return Table("cost_totals", "Cost, tokens and latency", title(figures, "Cost per variant, all its tasks"), frame, notes)
+    if figures.costs.unverified:
+        notes.append("† The price is unverified: read its cost as a guess.")
+    return Table("cost_totals", "Cost, tokens and latency", title(figures, "Cost per variant, all its tasks"), frame, tuple(notes))
 
 
 def breakdown_table(figures: Figures, breakdown: Breakdown) -> Table:
@@ -288,6 +301,13 @@ def _provider(run: Run) -> str:
 
 def _cost(value: float, currency: str | None, priced_as: str) -> str:
     return "unpriced" if priced_as == cost.UNPRICED else money(value, currency)
+
+
+def _gap(reported: float, table: float, currency: str | None) -> str:
+    """The provider's own total beside the price table's for the same answers, and how far apart."""
+    if _missing(table) or not table:
+        return f"{money(reported, currency)} (no table price)"
+    return f"{money(reported, currency)} vs {money(table, currency)} ({(reported - table) / table:+.0%})"
 
 
 def _cost_of(row: pd.Series | None, column: str, scale: float = 1.0) -> str:

@@ -61,6 +61,12 @@ class Faults(BaseModel):
     slow_s: float = Field(30.0, ge=0)
     rpm_limit: int | None = Field(None, gt=0, description="requests per minute per API key")
     rpm_burst: int | None = Field(None, gt=0, description="bucket size; default one second's worth")
+    # Batches (harness/simulator/batches.py): what makes a batch API slow, partly failing or late.
+    batch_failed: Rate = Field(0.0, description="share of a batch's requests that fail (HTTP 500 in the error file)")
+    batch_start_s: float = Field(0.2, ge=0, description="seconds a batch spends validating before it runs")
+    batch_concurrency: int = Field(16, gt=0, description="requests of one batch answered at a time")
+    batch_expire_after_s: float | None = Field(None, gt=0, description="the completion window, in real seconds from the "
+                                               "start: what is not answered by then expires (code batch_expired)")
 
     @model_validator(mode="after")
     def _at_most_one(self) -> "Faults":

@@ -48,6 +48,9 @@ class SimOptions:
     """A context limit as vLLM's --max-model-len: published in /v1/models, and a request whose
     prompt and max_tokens exceed it is refused with vLLM's 400."""
     fixed_latency: FixedLatency | None = None
+    prompt_cache: bool = True
+    """Read and write the prompt cache (harness/simulator/cache.py) and report the hits as
+    usage.prompt_tokens_details.cached_tokens; False reports none (a host that does not cache)."""
     provider_profile: str | None = None
     """Play one host serving the models: a name from `providers` in the profiles file (its accuracy
     shift, thinking switch, usage, speed, and a top-level "provider" naming it), checked when the

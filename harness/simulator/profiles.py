@@ -69,6 +69,19 @@ class VariantProfile(BaseModel):
         return self.reasoning_tokens.get(task, self.reasoning_tokens[DEFAULT_TASK])
 
 
+class HostBill(BaseModel):
+    """What a simulated host charges, USD per million tokens: the cost an aggregator reports."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+    def cost(self, prompt: int, cached: int, completion: int) -> float:
+        return ((prompt - cached) * self.input_per_mtok + cached * self.cached_input_per_mtok + completion * self.output_per_mtok) / 1e6
+
+
 class ProviderProfile(BaseModel):
     """How one host serving the GLM models differs from the model's own behaviour: hosts run other
     quantizations, chat templates and hardware, and an audit must be able to tell them apart.
@@ -87,6 +100,8 @@ class ProviderProfile(BaseModel):
     checker_leniency: float = Field(
         default=0.0, ge=0, le=1, description="as a judge: the share of unequal math answers it calls equal (a lenient checker model)"
     )
+    bills: HostBill | None = Field(default=None, description="what the host charges; an aggregator that reports costs reports this")
+    reports_cost: bool = Field(default=False, description="an aggregator that sends each request's cost as usage.cost (OpenRouter)")
 
 
 PLAIN_PROVIDER = ProviderProfile(description="the plain simulator: no provider profile")

@@ -43,6 +43,8 @@ class ChatRequest:
     prompt: str
     """Text of the last user message: where the question is looked up."""
     prompt_tokens: int
+    prompt_words: tuple[str, ...]
+    """Every message's words in order, the role first: what the prompt cache matches prefixes of."""
     max_tokens: int | None
     temperature: float | None
     top_p: float | None
@@ -56,6 +58,8 @@ class ChatRequest:
     allow_fallbacks: bool = True
     quantizations: tuple[str, ...] = ()
     """OpenRouter's `provider` preferences (openrouter.ai/docs/features/provider-routing): which hosts may answer."""
+    cached_tokens: int | None = None
+    """Set by the server once its prompt cache has been read: the prompt tokens it found there."""
 
     def answer_seed(self, provider_profile: str | None = None) -> bytes:
         """What fixes the sampled answer: the fields that change the distribution or the draw, and
@@ -180,6 +184,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         messages=messages,
         prompt=user_texts[-1] if user_texts else "",
         prompt_tokens=sum(len(text.split()) for _, text in texts),
+        prompt_words=tuple(word for role, text in texts for word in (f"<{role}>", *text.split())),
         max_tokens=_max_tokens(body),
         temperature=_number(body, "temperature", 0.0, 2.0),
         top_p=_number(body, "top_p", 0.0, 1.0),
@@ -209,8 +214,13 @@ def _route(preferences: Any) -> tuple[tuple[str, ...], bool, tuple[str, ...]]:
     return lists[0], _flag(preferences.get("allow_fallbacks", True), "provider.allow_fallbacks"), lists[1]
 
 
-def usage_body(prompt: int, reasoning: int, content: int, with_details: bool) -> dict[str, Any]:
-    """Usage as OpenAI and Z.ai report it: completion_tokens includes the reasoning tokens."""
+def usage_body(prompt: int, reasoning: int, content: int, with_details: bool, cached: int | None = None,
+               cost: float | None = None) -> dict[str, Any]:
+    """Usage as OpenAI and Z.ai report it: completion_tokens includes the reasoning tokens, and
+    prompt_tokens the cached ones, counted again in prompt_tokens_details.cached_tokens
+    (docs.z.ai/guides/capabilities/cache: "usage.prompt_tokens_details.cached_tokens"). With
+    `cost`, as OpenRouter reports it: usage.cost in credits (USD) and prompt_tokens_details with
+    cached_tokens and cache_write_tokens (openrouter.ai/docs/use-cases/usage-accounting)."""
     usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": reasoning + content,
@@ -218,6 +228,11 @@ def usage_body(prompt: int, reasoning: int, content: int, with_details: bool) ->
     }
     if with_details:
         usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+        if cached is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    if cost is not None:
+        usage["cost"] = round(cost, 10)
+        usage["prompt_tokens_details"] = {"cached_tokens": cached or 0, "cache_write_tokens": 0}
     return usage
 
 

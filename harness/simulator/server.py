@@ -21,6 +21,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from .answers import Plan, Responder, fixed_plan
+from .batches import Batches
+from .cache import PromptCache
 from .faults import FaultName, Faults, RateLimiter
 from .key import AnswerKey, KeyItem
 from .options import SimOptions
@@ -83,6 +85,7 @@ class Simulator:
         self.routes: dict[str | None, tuple[ProviderProfile, Responder]] = {
             name: (self.profiles.provider(name), Responder(self.profiles, key, name)) for name in names}
         self.faults = options.faults
+        self.cache = PromptCache()
         self.limiter = RateLimiter()
         self.attempts: Counter[str] = Counter()
         self.by_status: Counter[str] = Counter()
@@ -281,6 +284,11 @@ class Simulator:
                 self.unknown_prompts += 1
         if fault in _CUT_SHORT:
             plan = plan.cut((len(plan.reasoning) + len(plan.content)) // 2, _CUT_SHORT[fault])
+        # the cache is read (and written) as the request is accepted, as a provider's would be; each
+        # host keeps one per model (a cached prefix is the model's own computed state)
+        cached = self.cache.read(chat.prompt_words, scope=(host.served_by, chat.model)) if self.options.prompt_cache else None
+        entry["cached_tokens"] = None if cached is None else min(cached, chat.prompt_tokens)
+        chat = replace(chat, cached_tokens=entry["cached_tokens"])
         entry.update(status=200, fault=fault, task=plan.task, item=plan.item, correct=plan.correct,
                      finish_reason=plan.finish_reason, unknown_prompt=plan.item is None
                      and self.options.fixed_latency is None)
@@ -314,8 +322,13 @@ class Simulator:
         """The usage object, or None from a host that sends none (even when the stream asks for it)."""
         if host.usage == "dropped":
             return None
+        completion = len(plan.reasoning) + len(plan.content)
+        bill = host.bills or self.host.bills
+        cost = None
+        if self.host.reports_cost and bill is not None:
+            cost = bill.cost(chat.prompt_tokens, min(chat.cached_tokens or 0, chat.prompt_tokens), completion)
         return usage_body(chat.prompt_tokens, len(plan.reasoning), len(plan.content),
-                          with_details=self.options.reasoning_format == "field")
+                          with_details=self.options.reasoning_format == "field", cached=chat.cached_tokens, cost=cost)
 
     async def _respond(self, request: web.Request, chat: ChatRequest, plan: Plan,
                        fault: FaultName | None, response_id: str, host: ProviderProfile) -> web.StreamResponse:
@@ -456,9 +469,12 @@ def make_app(options: SimOptions, answer_key: Sequence[KeyItem]) -> web.Applicat
     app.on_response_prepare.append(_mark_stream)
     app.on_startup.append(sim.open_log)
     app.on_cleanup.append(sim.close_log)
+    batches = Batches(sim)
+    app.on_cleanup.append(batches.close)
     for prefix in ("/v1", "/api/paas/v4"):
         app.router.add_post(f"{prefix}/chat/completions", sim.chat)
         app.router.add_get(f"{prefix}/models", sim.models)
+        batches.add_routes(app, prefix)
     app.router.add_get("/_sim/faults", sim.get_faults)
     app.router.add_post("/_sim/faults", sim.set_faults)
     app.router.add_get("/_sim/stats", sim.stats)
