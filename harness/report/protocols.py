@@ -188,7 +188,9 @@ def gap_chart(figures: Figures, gaps: pd.DataFrame, parts: pd.DataFrame, folder:
             ax.bar(0 + offset, level, width, color=colour, alpha=0.9, label=g.variant)
             for i, step in enumerate(mine.itertuples(), start=1):
                 change = 100 * step.contribution
-                ax.bar(i + offset, change, width, bottom=level, color=colour, alpha=0.45, edgecolor=colour)
+                # a rule that takes points is hatched: colour tells the variants apart, so direction needs its own mark
+                ax.bar(i + offset, change, width, bottom=level, color=colour, alpha=0.45, edgecolor=colour,
+                       hatch="////" if change < 0 else None)
                 level += change
             ax.bar(len(labels) - 1 + offset, 100 * g.kit, width, color=colour, alpha=0.9)
             if np.isfinite(g.published):
@@ -205,6 +207,6 @@ def gap_chart(figures: Figures, gaps: pd.DataFrame, parts: pd.DataFrame, folder:
     handles, names = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside right center", title="Variant", fontsize=9, title_fontsize=9.5, frameon=False)
     caption = ("Solid bars: the strict score and the zai-kit score; pale bars: what each of the kit's rules adds (up) or takes "
-               "(down), in the order the breakdown applies them; dashed: the published figure, measured with the kit. The axis "
+               "(down, hatched), in the order the breakdown applies them; dashed: the published figure, measured with the kit. The axis "
                "is cut to the scores' range.")
     return _save(fig, folder, "protocol_gap", SECTION, chart_title, caption)
