@@ -11,6 +11,9 @@ from dataclasses import dataclass
 MATCH = "match"
 MISMATCH = "mismatch"
 NO_ANSWER = "no answer found"
+# A response that names several candidates (letters mentioned, not chosen) where none is clearly
+# the one it commits to: counted apart and never scored correct, rather than guessed.
+AMBIGUOUS = "ambiguous"
 TRUNCATED = "truncated: finish_reason=length"
 TIMEOUT = "parse timeout"
 WORKER_CRASHED = "error: worker crashed"
