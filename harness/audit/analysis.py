@@ -32,7 +32,7 @@ ALPHA = 0.05
 
 ROW_COLUMNS = [
     "variant", "task", "provider", "reference", "n_items", "k", "accuracy", "accuracy_low", "accuracy_high", "accuracy_reference", "delta", "ci_low", "ci_high",
-    "p_value", "p_method", "detectable", "verdict", "truncated_share", "filtered_share", "failed_share",
+    "p_value", "p_method", "detectable", "verdict", "truncated_share", "ambiguous_share", "filtered_share", "failed_share",
     "answer_tokens", "reasoning_tokens", "ttft_p50", "latency_p50", "latency_p95", "tokens_per_s",
     "cost_per_correct", "currency", "served_by", "served_model",
 ]
@@ -72,7 +72,7 @@ class Audit:
             if r.get("sampling accepted") == "NO":
                 found.append(f"{where} refused the sampling parameters ({r.get('answers')})")
         for r in self.rows.itertuples():
-            for share, what in ((r.truncated_share, "truncated"), (r.filtered_share, "refused by a content filter"), (r.failed_share, "failed")):
+            for share, what in ((r.truncated_share, "truncated"), (r.ambiguous_share, "ambiguous (no one answer chosen)"), (r.filtered_share, "refused by a content filter"), (r.failed_share, "failed")):
                 if share >= FLAG_SHARE:
                     found.append(f"{r.provider} ({r.variant}, {r.task}): {100 * share:.0f}% of answers {what}")
         return found
@@ -179,7 +179,7 @@ def _row(
         "variant": variant, "task": task, "provider": provider, "reference": reference,
         "n_items": int(summary["n_items"]), "k": int(summary["k"]), "accuracy": float(summary["accuracy"]),
         "accuracy_low": float(summary["ci_low"]), "accuracy_high": float(summary["ci_high"]),
-        **{name: float(summary[name]) for name in ("truncated_share", "filtered_share", "failed_share")},
+        **{name: float(summary[name]) for name in ("truncated_share", "ambiguous_share", "filtered_share", "failed_share")},
         **_speed(mine),
         **cost,
         "served_by": _distinct(mine, "served_by"),

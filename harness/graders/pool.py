@@ -66,16 +66,44 @@ _WALL_FACTOR = 10  # a case gets at most this many times its CPU time limit in w
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+RULES = "rules"
+MATH_VERIFY = "math-verify"
+
+
 @dataclass(frozen=True)
 class GradeCase:
+    """One response to grade: by glm-eval's rules (`grader`), or, for a second opinion, by plain
+    math-verify reading it as `grader`'s answers (`method` MATH_VERIFY: harness.graders.plain)."""
+
     grader: str
     response: str
     gold: str
     finish_reason: str | None = None
+    method: str = RULES
 
 
 def _grade_case(case: GradeCase) -> Verdict:
+    if case.method == MATH_VERIFY:
+        from harness.graders.plain import grade_plain  # math-verify and sympy: only where they run
+
+        return grade_plain(case.grader, case.response, case.gold, case.finish_reason)
     return grade(case.grader, case.response, case.gold, finish_reason=case.finish_reason)
+
+
+def _check(case: GradeCase) -> None:
+    """Raise ValueError, before work is queued, for a case no method can grade."""
+    if case.method == RULES:
+        check_grader(case.grader)
+        return
+    from harness.graders.plain import PLAIN_GRADERS
+
+    if case.method != MATH_VERIFY or case.grader not in PLAIN_GRADERS:
+        raise ValueError(f"no {case.method} reading of {case.grader!r} answers: it reads {', '.join(PLAIN_GRADERS)}")
+
+
+def _in_process(case: GradeCase, graders: frozenset[str]) -> bool:
+    """Only the rules' regex graders are cheap enough for the calling process; math-verify parses."""
+    return case.method == RULES and case.grader in graders
 
 
 def _worker_main(conn: Connection, niceness: int) -> None:
@@ -217,10 +245,10 @@ class GradingPool:
         ``loop.call_soon_threadsafe`` (or ``asyncio.wrap_future``).
         Raises ValueError for an unknown grader and RuntimeError once the pool is closed.
         """
-        check_grader(case.grader)
+        _check(case)
         if self._closed:
             raise RuntimeError("the grading pool is closed")
-        if case.grader in self.in_process:
+        if _in_process(case, self.in_process):
             future: Future[Verdict] = Future()
             future.set_result(_grade_case(case))
             return future
@@ -239,12 +267,12 @@ class GradingPool:
         """Grade every case; results in the order of ``cases``."""
         cases = list(cases)
         for case in cases:
-            check_grader(case.grader)
+            _check(case)
         results: list[Verdict | None] = [None] * len(cases)
-        pooled = [i for i, case in enumerate(cases) if case.grader not in self.in_process]
+        pooled = [i for i, case in enumerate(cases) if not _in_process(case, self.in_process)]
         futures = self._submit([cases[i] for i in pooled])
         for i, case in enumerate(cases):
-            if case.grader in self.in_process:
+            if _in_process(case, self.in_process):
                 results[i] = _grade_case(case)
         for i, future in zip(pooled, futures):
             results[i] = future.result()

@@ -6,12 +6,17 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.report.figures import Figures
-from harness.report.tables import accuracy_table, cost_totals_table, display_label
+from harness.report.tables import DASH, accuracy_table, cost_totals_table, display_label, pct, task_name
 
 
 def summary_frame(figures: Figures) -> pd.DataFrame:
-    """Rows variants, columns tasks ("accuracy [CI] (items×k)", in percent), then cost per variant."""
+    """Rows variants, columns tasks ("accuracy [CI] (items×k)", in percent), each task's ambiguous
+    share (answers counted wrong because the grader would not guess), then cost per variant."""
     frame = accuracy_table(figures).frame
+    s = figures.summary
+    for task in figures.tasks:
+        shares = dict(zip(s.loc[s["task"] == task, "model"], s.loc[s["task"] == task, "ambiguous_share"]))
+        frame[f"{task_name(task)}, ambiguous %"] = [pct(shares[label]) if label in shares else DASH for label in figures.labels]
     costs = cost_totals_table(figures).frame
     if "variant" in costs:
         frame = frame.merge(costs.drop(columns=["correct answers"]), on="variant", how="left")

@@ -54,6 +54,7 @@ def provider_tables(found: Audit, simulated: bool) -> list[Table]:
         "task": rows["task"].map(task_name),
         "provider": rows["provider"],
         "truncated %": rows["truncated_share"].map(pct),
+        "ambiguous %": rows["ambiguous_share"].map(pct),
         "filtered %": rows["filtered_share"].map(pct),
         "failed %": rows["failed_share"].map(pct),
         "answer tokens": rows["answer_tokens"].map(tokens),

@@ -176,6 +176,7 @@ def detail_table(figures: Figures) -> Table:
         "pass@k %": [pct(v) for v in s["pass_at_k"]],
         "maj@k %": [pct(v) for v in s["maj_at_k"]],
         "truncated %": [pct(v) for v in s["truncated_share"]],
+        "ambiguous %": [pct(v) for v in s["ambiguous_share"]],
         "filtered %": [pct(v) for v in s["filtered_share"]],
         "failed %": [pct(v) for v in s["failed_share"]],
         "items": s["n_items"].astype(str),
@@ -187,8 +188,9 @@ def detail_table(figures: Figures) -> Table:
         "detail", "Accuracy", title(figures, "Accuracy in detail, % (per variant and task)"), frame,
         (
             "pass@k: unbiased estimator from the k samples; maj@k: majority vote over normalised answers. "
-            "Truncated, filtered (refused by the provider's content filter) and failed are shares of all requests, "
-            "filtered and failed left out of accuracy; the bootstrap resamples items.",
+            "Truncated, ambiguous (the answer could not be told apart from options the response only mentions: "
+            "counted wrong, never guessed), filtered (refused by the provider's content filter) and failed are shares "
+            "of all requests, filtered and failed left out of accuracy; the bootstrap resamples items.",
         ),
     )
 

@@ -10,7 +10,9 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from harness.report.figures import Figures
-from harness.report.tables import Table, accuracy_table, cost_totals_table, figure_columns, per_task_table
+from harness.report.tables import (
+    Table, accuracy_table, cost_totals_table, display_label, figure_columns, pct, per_task_table, task_name,
+)
 
 
 def rich_table(table: Table) -> RichTable:
@@ -22,6 +24,19 @@ def rich_table(table: Table) -> RichTable:
     for row in table.frame.itertuples(index=False):
         out.add_row(*(str(v) for v in row))
     return out
+
+
+def ambiguous_lines(figures: Figures) -> list[str]:
+    """Where a grader would not choose between the answers a response names: counted wrong rather
+    than guessed, so a score can be low for the grader's caution; the terminal says where."""
+    shares = figures.summary.set_index(["model", "task"])["ambiguous_share"]
+    return [
+        f"{display_label(figures, label)} {task_name(task)}: {pct(shares[label, task])}% of answers (counted wrong; "
+        f"reason 'ambiguous' in samples.jsonl)"
+        for label in figures.labels
+        for task in figures.tasks
+        if (label, task) in shares.index and shares[label, task] > 0
+    ]
 
 
 def print_summary(figures: Figures, console: Console, report: Path | None = None) -> None:
@@ -37,6 +52,8 @@ def print_summary(figures: Figures, console: Console, report: Path | None = None
 
     for line in budget_lines(figures):
         console.print(f"token budget: {line}")
+    for line in ambiguous_lines(figures):
+        console.print(f"ambiguous: {line}")
     if report is not None:
         page = report / "report.html" if report.is_dir() else report
         console.print(f"report: {page}")

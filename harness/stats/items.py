@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from harness.graders.verdict import AMBIGUOUS
+
 GROUP_KEYS = ["model", "task"]
 ITEM_KEYS = [*GROUP_KEYS, "item_id"]
 STATUSES = frozenset({"ok", "truncated", "filtered", "failed"})
@@ -46,7 +48,8 @@ def per_item(scores: pd.DataFrame) -> pd.DataFrame:
     """Collapse a scores frame to one row per (model, task, item_id).
 
     Columns: model, task, item_id, k (rows of the item, any status), n_samples (graded rows:
-    ok or truncated), n_correct, n_truncated, n_filtered, n_failed, accuracy (n_correct / n_samples, NaN
+    ok or truncated), n_correct, n_truncated, n_ambiguous (graded, with the grader's reason
+    "ambiguous": a frame without reasons has none), n_filtered, n_failed, accuracy (n_correct / n_samples, NaN
     when every sample failed), maj_correct (1.0/0.0, NaN when every sample failed), and the
     breakdown columns present in `scores` (their first non-null value per item).
 
@@ -61,6 +64,7 @@ def per_item(scores: pd.DataFrame) -> pd.DataFrame:
         _graded=graded,
         _correct=scores["correct"].eq(True) & graded,
         _truncated=scores["status"].eq("truncated"),
+        _ambiguous=graded & scores["reason"].eq(AMBIGUOUS) if "reason" in scores.columns else False,
         _filtered=scores["status"].eq("filtered"),
         _failed=scores["status"].eq("failed"),
     )
@@ -69,6 +73,7 @@ def per_item(scores: pd.DataFrame) -> pd.DataFrame:
         n_samples=("_graded", "sum"),
         n_correct=("_correct", "sum"),
         n_truncated=("_truncated", "sum"),
+        n_ambiguous=("_ambiguous", "sum"),
         n_filtered=("_filtered", "sum"),
         n_failed=("_failed", "sum"),
         **breakdowns,

@@ -14,7 +14,7 @@ from harness.stats.items import GROUP_KEYS, per_item
 SUMMARY_COLUMNS = [
     "n_items", "k", "n_samples",
     "accuracy", "sem", "ci_low", "ci_high", "boot_low", "boot_high",
-    "pass_at_k", "maj_at_k", "truncated_share", "filtered_share", "failed_share",
+    "pass_at_k", "maj_at_k", "truncated_share", "ambiguous_share", "filtered_share", "failed_share",
 ]
 
 
@@ -55,8 +55,10 @@ def summarize(
       sem          standard error over items; ci_low/ci_high its normal 95% interval in [0, 1]
       boot_low/boot_high  percentile bootstrap over items (seeded per group)
       pass_at_k    unbiased pass@k at the k above; maj_at_k majority vote over answers
-      truncated_share, filtered_share, failed_share  of all rows (requests); failed and
-                   filtered rows are excluded from every accuracy figure, truncated rows count as wrong.
+      truncated_share, ambiguous_share, filtered_share, failed_share  of all rows (requests);
+                   failed and filtered rows are excluded from every accuracy figure, truncated and
+                   ambiguous rows (a grader that would not guess between the answers a response
+                   names) count as wrong.
     `by` names breakdown columns (e.g. "subject"); items where that column is missing are left
     out of the breakdown. All figures are fractions, not points.
     """
@@ -97,6 +99,7 @@ def _group_figures(
         "pass_at_k": float(np.mean(pass_at_k(scored["n_samples"], scored["n_correct"], k))) if len(scored) else np.nan,
         "maj_at_k": float(scored["maj_correct"].mean()),
         "truncated_share": items["n_truncated"].sum() / requests,
+        "ambiguous_share": items["n_ambiguous"].sum() / requests,
         "filtered_share": items["n_filtered"].sum() / requests,
         "failed_share": items["n_failed"].sum() / requests,
     }
