@@ -193,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     regrade = sub.add_parser("regrade", help="grade a run's stored responses again (no network) and show what changed")
     regrade.add_argument("run", type=Path, help="a run folder (results/<run>)")
+    audit_group = regrade.add_argument_group("a grader audit (the run's verdicts are left as they are)")
+    audit_group.add_argument("--second-opinion", dest="second_opinion", nargs="?", const="math-verify", choices=["math-verify", "judge"],
+                             help="grade every answered sample a second way, plain math-verify (the default) or a judge model, "
+                                  "write RUN/second_opinion.csv and list every disagreement")
+    audit_group.add_argument("--judge", help="with --second-opinion judge: PROVIDER:MODEL (or MODEL on the run's provider)")
+    audit_group.add_argument("--data-dir", type=Path, dest="data_dir",
+                             help="with --second-opinion judge: the data the run read, to rebuild its prompts (default: the run's own)")
     regrade.set_defaults(func=cmd_regrade)
 
     plan = sub.add_parser("plan", help="samples per item needed to detect a difference between two variants, and its cost")
@@ -517,6 +524,10 @@ def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
 
     from harness.regrade import regrade
 
+    if args.second_opinion is not None:
+        return _second_opinion(args, console)
+    if args.judge or args.data_dir:
+        raise UserError("--judge and --data-dir go with --second-opinion judge")
     graded, changes = regrade(args.run)
     if changes:
         table = Table(title=f"Verdicts that changed in {args.run}")
@@ -527,6 +538,52 @@ def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
             table.add_row(c.model, c.task, c.item_id, str(c.sample), verdict(c.old), verdict(c.new), c.new["reason"])
         console.print(table)
     console.print(f"regraded {graded} samples: {len(changes)} verdicts changed; {args.run}/samples.jsonl updated")
+    return 0
+
+
+DISAGREEMENTS_SHOWN = 30  # more go to the file, with a count on the terminal
+
+
+def _second_opinion(args: argparse.Namespace, console: Console) -> int:
+    """`regrade RUN --second-opinion`: the run graded a second way, every disagreement, and the
+    rate per model x task; samples.jsonl is not touched."""
+    from rich.table import Table
+
+    import pandas as pd
+
+    from harness import results, second_opinion
+    from harness.report.second_opinion import rates_table
+    from harness.report.terminal import rich_table
+
+    opinion = second_opinion.second_opinion(args.run, args.second_opinion, console, args.judge, args.data_dir)
+    path = second_opinion.write(args.run, opinion)
+    samples = opinion.samples
+    simulated = bool(results.read_manifest(args.run).get("simulated"))
+    if simulated:
+        console.print("[bold white on red] SIMULATED [/] a run against glm-eval's simulated endpoint: its answers are a test double's")
+    for task, why in opinion.without.items():
+        console.print(f"[yellow]note[/yellow]: {task} has no second method: {why}")
+    disagree = samples[~samples["agree"]]
+    if not disagree.empty:
+        table = Table(title=f"Disagreements: glm-eval against {opinion.method}", title_justify="left")
+        for column in ("model", "task", "item", "sample", "glm-eval", "glm-eval reason", opinion.method, "its reason"):
+            table.add_column(column, overflow="fold")
+
+        def verdict(correct: bool, extracted: object) -> str:
+            return f"{'right' if correct else 'wrong'} ({'nothing' if pd.isna(extracted) else extracted})"
+
+        for r in disagree.head(DISAGREEMENTS_SHOWN).itertuples():
+            table.add_row(r.model, r.task, str(r.item_id), str(r.sample), verdict(r.glm_eval_correct, r.glm_eval_extracted),
+                          str(r.glm_eval_reason), verdict(r.second_correct, r.second_extracted), str(r.second_reason))
+        console.print(table)
+        if len(disagree) > DISAGREEMENTS_SHOWN:
+            console.print(f"... and {len(disagree) - DISAGREEMENTS_SHOWN} more: every disagreement is in {path} (agree = False)")
+    rates = second_opinion.disagreement_rates(samples)
+    if not rates.empty:
+        console.print(rich_table(rates_table(rates, list(rates["model"]), simulated)))
+    share = f" ({100 * len(disagree) / len(samples):.1f}%)" if len(samples) else ""
+    console.print(f"second opinion by {opinion.method}: {len(samples)} graded samples, {len(disagree)} disagreements{share}; "
+                  f"{path} written; the run's verdicts are unchanged (`glm-eval report {args.run}` shows the rate)")
     return 0
 
 

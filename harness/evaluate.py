@@ -470,6 +470,20 @@ def _judge(
     return judged
 
 
+def judge_answers(
+    spec: RunSpec, plan: Plan, judge: Judge, questions: list[JudgeJob], store: Store, run_dir: Path, console: Console
+) -> dict[str, str]:
+    """The judge's reply to each question (by the question's key) after a run, as `regrade
+    --second-opinion judge` asks them: only those the store lacks are sent, so none is paid twice."""
+    stored = store.usable_keys(q.job.key for q in questions)
+    missing = [q for q in questions if q.job.key not in stored]
+    console.print(f"judge {judge.label}: {len(questions)} questions; {len(questions) - len(missing)} already stored, {len(missing)} to send")
+    if missing:
+        with _endpoint(judge.provider, plan, spec, judge.api_key, run_dir) as address:
+            _ask_judge(judge, missing, address, store, spec, console)
+    return {r.key: r.content or "" for r in store.get_many([q.job.key for q in questions]) if r.status == OK}
+
+
 def _ask_judge(judge: Judge, questions: list[JudgeJob], address: tuple[str, str | None], store: Store, spec: RunSpec, console: Console) -> None:
     if not questions:
         return

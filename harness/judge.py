@@ -1,6 +1,8 @@
 """A judge model, as Z.ai's own evaluation uses one: it reads the letter a GPQA response chose
 (the `zai-judge` protocol), and, when asked (`--judge-fallback`), decides whether a math answer the
-rules called different is in fact equivalent to the gold.
+rules called different is in fact equivalent to the gold. As a second opinion on a whole run
+(`regrade --second-opinion judge`) it also reads a math response's final answer itself and says
+whether it equals the gold, so that no part of the verdict comes from glm-eval's rules.
 
 The judge is configured like any model (`--judge PROVIDER:MODEL`); its requests go through the
 same runner and store, so its answers are cached, resumable and never paid for twice. Every
@@ -31,13 +33,22 @@ EQUIVALENCE_PROMPT = (
     "for this problem (the same value or set, written differently). Reply with one word: EQUIVALENT or DIFFERENT.\n\n"
     "Problem:\n{question}\n\nReference answer: {gold}\nCandidate answer: {candidate}"
 )
+READING_HEADER = "You are grading a response to a math problem."
+READING_PROMPT = (
+    READING_HEADER + " Find the final answer the response commits to and decide whether it is mathematically "
+    "equivalent to the reference answer (the same value or set, written differently). Reply with two lines:\n"
+    "ANSWER: <the final answer as the response writes it, or NONE>\nVERDICT: EQUIVALENT or DIFFERENT\n\n"
+    "Problem:\n{question}\n\nReference answer: {gold}\n\nResponse:\n{response}"
+)
 # The judge answers briefly and deterministically; a thinking judge would cost far more.
 SAMPLING = Sampling(temperature=0.0, top_p=1.0, max_tokens=2048, thinking=False, stream=False)
 RESPONSE_TAIL_CHARS = 6000  # the end of a long response is where its final answer is
 _EQUIVALENCE_WORD = re.compile(r"\b(EQUIVALENT|DIFFERENT)\b", re.IGNORECASE)
+_ANSWER_LINE = re.compile(r"^\s*ANSWER:\s*(.*?)\s*$", re.IGNORECASE | re.MULTILINE)
 
 LETTER = "letter"
 EQUIVALENCE = "equivalence"
+READING = "reading"
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,11 @@ def equivalence_job(judge: Judge, source: Job, question: str, gold: str, candida
     return ask(judge, source, EQUIVALENCE, text)
 
 
+def reading_job(judge: Judge, source: Job, question: str, gold: str, response: str) -> JudgeJob:
+    text = READING_PROMPT.format(question=question, gold=gold, response=response[-RESPONSE_TAIL_CHARS:])
+    return ask(judge, source, READING, text)
+
+
 def ask(judge: Judge, source: Job, kind: str, text: str, sampling: Sampling = SAMPLING) -> JudgeJob:
     """One question to the judge about `source`, keyed like any request (so stored and never re-sent)."""
     body = judge.provider.body(judge.model_id, [{"role": "user", "content": text}], sampling, seed=None)
@@ -100,6 +116,8 @@ def apply(kind: str, verdict: Verdict, gold: str, answer: str | None) -> Verdict
         read = grade("mcq", answer, gold)
         reason = {"match": "judge: match", "mismatch": "judge: mismatch"}.get(read.reason, "judge: no answer found")
         return replace(read, reason=reason)
+    if kind == READING:
+        return _reading(verdict, answer)
     if answer is None:
         return verdict
     words = _EQUIVALENCE_WORD.findall(answer)
@@ -108,3 +126,16 @@ def apply(kind: str, verdict: Verdict, gold: str, answer: str | None) -> Verdict
     if words[-1].upper() == "EQUIVALENT":
         return replace(verdict, correct=True, reason="judge: equivalent")
     return replace(verdict, reason="judge: not equivalent")
+
+
+def _reading(verdict: Verdict, answer: str | None) -> Verdict:
+    """The judge's own reading of a math response: its answer line and its verdict word, the
+    last of each (a judge that names no verdict has not called the answer right)."""
+    if answer is None:
+        return replace(verdict, correct=False, extracted=None, normalized=None, reason="judge: no answer from the judge")
+    lines = _ANSWER_LINE.findall(answer)
+    read = lines[-1] if lines and lines[-1].upper() != "NONE" else None
+    words = _EQUIVALENCE_WORD.findall(answer)
+    equal = bool(read and words and words[-1].upper() == "EQUIVALENT")
+    reason = "judge: no answer found" if read is None else ("judge: equivalent" if equal else "judge: not equivalent")
+    return replace(verdict, correct=equal, extracted=read, normalized=None, reason=reason)

@@ -35,8 +35,19 @@ class Change:
     new: dict[str, Any]
 
 
-def regrade(run_dir: Path) -> tuple[int, list[Change]]:
-    """Grade every graded sample of the run again, rewrite samples.jsonl, return what changed."""
+@dataclass(frozen=True)
+class RunSamples:
+    """A run folder's sample lines as written, those graded (answered: ok or truncated), and each task's grader."""
+
+    manifest: dict[str, Any]
+    rows: list[dict[str, Any]]
+    graded: list[dict[str, Any]]
+    graders: dict[str, str]
+
+
+def graded_samples(run_dir: Path) -> RunSamples:
+    """Read a run folder for grading again; one that is not a run's, or records no graders, is
+    refused saying what to give instead."""
     manifest_path = run_dir / results.MANIFEST
     if not manifest_path.exists():
         raise UserError(f"{run_dir} is not a run folder (no {results.MANIFEST}); give the folder a run wrote")
@@ -46,13 +57,21 @@ def regrade(run_dir: Path) -> tuple[int, list[Change]]:
     if not isinstance(manifest.get("tasks"), dict):
         raise UserError(f"{manifest_path} records no tasks, so their graders are unknown; give the folder a run wrote")
     graders = {task: info.get("grader") for task, info in manifest["tasks"].items()}
-    # A judge's or the kit's checker's verdicts are not the rules' to redo: `run --cache-only` asks again.
-    by_rules = {task for task, info in manifest["tasks"].items() if info.get("answer_reader", "rules") == "rules"}
     rows = [json.loads(line) for line in (run_dir / results.SAMPLES).read_text(encoding="utf-8").splitlines() if line.strip()]
-    graded = [row for row in rows if row["status"] in GRADED and row["task"] in by_rules and not row.get("judge")]
+    graded = [row for row in rows if row["status"] in GRADED]
     unknown = sorted({row["task"] for row in graded if not graders.get(row["task"])})
     if unknown:
         raise UserError(f"{manifest_path}: no grader recorded for task(s) {', '.join(unknown)}; rerun the task to record one")
+    return RunSamples(manifest, rows, graded, graders)
+
+
+def regrade(run_dir: Path) -> tuple[int, list[Change]]:
+    """Grade every graded sample of the run again, rewrite samples.jsonl, return what changed."""
+    run = graded_samples(run_dir)
+    rows, graders = run.rows, run.graders
+    # A judge's or the kit's checker's verdicts are not the rules' to redo: `run --cache-only` asks again.
+    by_rules = {task for task, info in run.manifest["tasks"].items() if info.get("answer_reader", "rules") == "rules"}
+    graded = [row for row in run.graded if row["task"] in by_rules and not row.get("judge")]
     with GradingPool() as pool:
         verdicts = pool.grade_many(GradeCase(graders[r["task"]], r["response"] or "", r["gold"], r["finish_reason"]) for r in graded)
     changes: list[Change] = []

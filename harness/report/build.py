@@ -17,6 +17,7 @@ from harness.report.protocols import gap_breakdown, gap_chart, gap_tables
 from harness.report.providers import provider_charts, provider_tables
 from harness.report.thinking import thinking_chart, thinking_rows, thinking_tables
 from harness.report.runs import Runs, load_runs
+from harness.report.second_opinion import second_opinion_rates, second_opinion_tables
 from harness.report.tables import all_tables
 
 REPORT_DIR = "report"
@@ -50,6 +51,8 @@ def write_figures(figures: Figures, folder: Path) -> list[Path]:
     tables[-1:-1] = thinking_tables(figures, thinking)
     gaps, parts, gap_items = breakdown = gap_breakdown(figures)
     tables[-1:-1] = gap_tables(figures, breakdown)
+    second = second_opinion_rates(figures)
+    tables[-1:-1] = second_opinion_tables(figures, second)
     charts_dir = folder / "charts"
     for chart in (budget_chart(figures, charts_dir), thinking_chart(figures, thinking, charts_dir), gap_chart(figures, gaps, parts, charts_dir)):
         if chart is not None:
@@ -68,6 +71,8 @@ def write_figures(figures: Figures, folder: Path) -> list[Path]:
     if not gaps.empty:  # the gap breakdown, as fractions: per variant and task, per part, and per item after each rule
         written.append(_write(folder / "protocol_gap.csv", parts.merge(gaps, on=["variant", "task"], suffixes=("", "_task")).to_csv(index=False)))
         written.append(_write(folder / "protocol_gap_items.csv", gap_items.to_csv(index=False)))
+    if not second.empty:  # the second opinion's disagreement per variant and task, as fractions
+        written.append(_write(folder / "second_opinion.csv", second.to_csv(index=False)))
     if figures.providers is not None:  # the audit's figures per variant, task and provider, as fractions
         written.append(_write(folder / "providers.csv", figures.providers.rows.to_csv(index=False)))
     return written + [chart.path for chart in charts]

@@ -9,7 +9,7 @@ from harness.report.charts import Chart
 from harness.report.figures import Figures
 from harness.report.tables import Table, figure_columns, task_name
 
-SECTIONS = ("Accuracy", "Providers", "Published figures", "Protocols", "Cost, tokens and latency", "Token budget", "Thinking", "Breakdowns", "Runs")
+SECTIONS = ("Accuracy", "Providers", "Published figures", "Grading", "Protocols", "Cost, tokens and latency", "Token budget", "Thinking", "Breakdowns", "Runs")
 
 
 def table_markdown(table: Table, heading: str = "###") -> str:
@@ -35,7 +35,8 @@ def summary_markdown(figures: Figures, tables: Sequence[Table], charts: Sequence
         "",
         "Files: `summary.csv` (the accuracy table with cost per variant), `figures.csv` (every figure behind the "
         "tables, as fractions, one row per variant x task and breakdown group), `budget.csv` (accuracy at every "
-        "lower max_tokens), `report.html` (this report with its charts, one file), `charts/`.",
+        "lower max_tokens), `second_opinion.csv` (after `glm-eval regrade RUN --second-opinion`: how often a second "
+        "grading method disagrees, per variant and task), `report.html` (this report with its charts, one file), `charts/`.",
         "",
     ]
     for section in SECTIONS:

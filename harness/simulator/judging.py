@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 
 from harness.graders import grade
-from harness.judge import EQUIVALENCE_HEADER, LETTER_HEADER
+from harness.judge import EQUIVALENCE_HEADER, LETTER_HEADER, READING_HEADER
 from harness.zaikit import CHOICE_HEADER, EQUALITY_HEADER
 
 from .forms import integer_equivalents, math_equivalents
@@ -27,6 +27,12 @@ def judge_reply(prompt: str, leniency: float = 0.0) -> str | None:
     if prompt.startswith(EQUIVALENCE_HEADER):
         equal = _equal(_field(prompt, "Reference answer: "), _field(prompt, "Candidate answer: "))
         return "EQUIVALENT" if equal else "DIFFERENT"
+    if prompt.startswith(READING_HEADER):
+        reference = prompt.split("\n\nReference answer: ", 1)[-1].split("\n", 1)[0].strip()  # before the response, which may say anything
+        answer = grade("math", prompt.split("\n\nResponse:\n", 1)[-1], reference).extracted
+        if answer is None:
+            return "ANSWER: NONE\nVERDICT: DIFFERENT"
+        return f"ANSWER: {answer}\nVERDICT: {'EQUIVALENT' if _equal(reference, answer) else 'DIFFERENT'}"
     if prompt.lstrip().startswith(CHOICE_HEADER):
         answer = prompt.split("## Answer: \n", 1)[-1].split("\n\nPut the selected choice", 1)[0]
         return f"<CHOICE>: {grade('mcq', answer, 'A').extracted or 'None'}"

@@ -1,0 +1,176 @@
+"""`glm-eval regrade RUN --second-opinion`: every graded sample of a run graded a second way, and
+every disagreement listed, so a user sees how much a score depends on how it was graded.
+
+The second method is plain math-verify (:mod:`harness.graders.plain`) or a judge model reading the
+whole response (:mod:`harness.judge`). Neither touches the run's verdicts: the result is a file of
+its own, `RUN/second_opinion.csv`, one row per graded sample with both verdicts and what each read,
+which the report turns into a disagreement rate per variant and task.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+
+from harness import evaluate
+from harness.config import load_models, validate
+from harness.errors import UserError
+from harness.graders import GradeCase, GradingPool, Verdict
+from harness.graders.plain import PLAIN_GRADERS
+from harness.graders.pool import MATH_VERIFY
+from harness.graders.verdict import TRUNCATED
+from harness.judge import JudgeJob, letter_job, reading_job, resolve_judge
+from harness.judge import apply as judge_apply
+from harness.regrade import RunSamples, graded_samples
+from harness.runspec import RunSpec
+from harness.stats.items import GROUP_KEYS, per_item
+from harness.store import Store, StoreLock
+
+JUDGE = "judge"
+METHODS = (MATH_VERIFY, JUDGE)
+FILE = "second_opinion.csv"
+COLUMNS = [
+    "method", "model", "task", "item_id", "sample", "status",
+    "glm_eval_correct", "glm_eval_extracted", "glm_eval_reason",
+    "second_correct", "second_extracted", "second_reason", "agree",
+]
+RATE_COLUMNS = [
+    *GROUP_KEYS, "method", "n_samples", "disagreements", "disagreement_rate", "right_only_by_glm_eval", "right_only_by_second",
+    "accuracy", "accuracy_second", "accuracy_move",
+]
+JUDGE_GRADERS = ("math", "integer", "mcq")  # the judge reads letters (mcq) and final answers (math, integer)
+
+
+@dataclass(frozen=True)
+class Opinion:
+    method: str  # "math-verify", or "judge PROVIDER:MODEL"
+    samples: pd.DataFrame  # COLUMNS, one row per graded sample of a task the method can read
+    without: dict[str, str]  # task -> why the method cannot grade it
+
+
+def second_opinion(run_dir: Path, method: str, console: Console, judge: str | None = None, data_dir: Path | None = None) -> Opinion:
+    """Grade the run's answered samples by `method`; the run's own files are left as they are."""
+    if method not in METHODS:
+        raise UserError(f"--second-opinion {method}: use one of {', '.join(METHODS)}")
+    if method == JUDGE and not judge:
+        raise UserError("--second-opinion judge needs a judge model: give one with --judge PROVIDER:MODEL (e.g. zai:glm-4.5)")
+    if method != JUDGE and judge:
+        raise UserError(f"--judge goes with --second-opinion judge, not {method}")
+    run = graded_samples(run_dir)
+    readable = PLAIN_GRADERS if method == MATH_VERIFY else JUDGE_GRADERS
+    without = {
+        task: f"its grader ({grader}) has no {method} reading: {method} reads {', '.join(readable)} answers"
+        for task, grader in run.graders.items()
+        if grader not in readable and any(row["task"] == task for row in run.graded)
+    }
+    rows = [row for row in run.graded if row["task"] not in without]
+    if method == MATH_VERIFY:
+        with GradingPool() as pool:
+            verdicts = pool.grade_many(
+                GradeCase(run.graders[r["task"]], r["response"] or "", r["gold"], r["finish_reason"], MATH_VERIFY) for r in rows
+            )
+        label = MATH_VERIFY
+    else:
+        assert judge is not None
+        label, verdicts = _judged(run_dir, run, rows, judge, data_dir, console)
+    return Opinion(label, _frame(label, rows, verdicts), without)
+
+
+def write(run_dir: Path, opinion: Opinion) -> Path:
+    path = run_dir / FILE
+    tmp = path.with_suffix(".tmp")
+    opinion.samples.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def read(run_dir: Path) -> pd.DataFrame | None:
+    """A run's second opinion, or None when `regrade --second-opinion` was never run on it."""
+    path = Path(run_dir) / FILE
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, dtype={"item_id": str, "glm_eval_extracted": str, "second_extracted": str})
+
+
+def disagreement_rates(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per model and task: how often the two methods disagree, which way, and the accuracy (avg@k,
+    as every report figure) under each, so "how far would the score move" is one column."""
+    if samples.empty:
+        return pd.DataFrame(columns=RATE_COLUMNS)
+    frame = samples.assign(normalized=None)
+    first = per_item(frame.assign(correct=frame["glm_eval_correct"].astype(bool)))
+    second = per_item(frame.assign(correct=frame["second_correct"].astype(bool)))
+    accuracy = first.groupby(GROUP_KEYS, sort=False)["accuracy"].mean().rename("accuracy")
+    accuracy_second = second.groupby(GROUP_KEYS, sort=False)["accuracy"].mean().rename("accuracy_second")
+    mine = frame.assign(
+        _disagree=~frame["agree"].astype(bool),
+        _first=frame["glm_eval_correct"].astype(bool) & ~frame["second_correct"].astype(bool),
+        _second=~frame["glm_eval_correct"].astype(bool) & frame["second_correct"].astype(bool),
+    )
+    counts = mine.groupby(GROUP_KEYS, sort=False).agg(
+        method=("method", "first"), n_samples=("sample", "size"), disagreements=("_disagree", "sum"),
+        right_only_by_glm_eval=("_first", "sum"), right_only_by_second=("_second", "sum"),
+    )
+    rates = counts.join(accuracy).join(accuracy_second).reset_index()
+    rates["disagreement_rate"] = rates["disagreements"] / rates["n_samples"]
+    rates["accuracy_move"] = rates["accuracy_second"] - rates["accuracy"]
+    return rates[RATE_COLUMNS]
+
+
+def _frame(method: str, rows: list[dict[str, Any]], verdicts: list[Verdict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "method": method, "model": r["model"], "task": r["task"], "item_id": str(r["item_id"]), "sample": r["sample"],
+                "status": r["status"], "glm_eval_correct": bool(r["correct"]), "glm_eval_extracted": r.get("extracted"),
+                "glm_eval_reason": r.get("reason"), "second_correct": v.correct, "second_extracted": v.extracted,
+                "second_reason": v.reason, "agree": bool(r["correct"]) == v.correct,
+            }
+            for r, v in zip(rows, verdicts)
+        ],
+        columns=COLUMNS,
+    )
+
+
+def _judged(
+    run_dir: Path, run: RunSamples, rows: list[dict[str, Any]], judge_spec: str, data_dir: Path | None, console: Console
+) -> tuple[str, list[Verdict]]:
+    """The judge's verdict on each row. The prompts are rebuilt from the run's manifest (the same
+    items, so the same request keys), and the judge's answers go through the run's store: a
+    second audit of the same run sends nothing."""
+    fields = {**(run.manifest.get("spec") or {}), "cache_only": False}
+    if data_dir is not None:
+        fields["data_dir"] = data_dir
+    spec = validate(fields, RunSpec, f"{run_dir}/manifest.json (spec)")
+    plan, _ = evaluate.prepare(spec, need_key=False)
+    judge = resolve_judge(judge_spec, plan.provider, load_models())
+    jobs = {job.key: job for job in plan.jobs}
+    questions: dict[str, JudgeJob] = {}
+    for row in rows:
+        job = jobs.get(row["key"])
+        if job is None:
+            raise UserError(
+                f"{run_dir}: sample {row['model']} {row['task']} item {row['item_id']} #{row['sample']} is not in the plan its manifest "
+                f"rebuilds (the task's data changed?); give --data-dir the data the run read"
+            )
+        if row["finish_reason"] == "length":
+            continue  # a truncated answer is wrong whoever reads it
+        response = row["response"] or ""
+        if run.graders[row["task"]] == "mcq":
+            questions[row["key"]] = letter_job(judge, job, plan.prompt(job).messages[-1]["content"], response)
+        else:
+            questions[row["key"]] = reading_job(judge, job, plan.item(job).question, str(row["gold"]), response)
+    store_path = Path(spec.store or run.manifest.get("store") or evaluate.store_path(spec))
+    with StoreLock(store_path, ["glm-eval", *sys.argv[1:]]), Store(store_path) as store:
+        answers = evaluate.judge_answers(spec, plan, judge, list(questions.values()), store, run_dir, console)
+    verdicts = []
+    for row in rows:
+        blank = Verdict(False, None, None, str(row["gold"]), TRUNCATED)
+        q = questions.get(row["key"])
+        verdicts.append(blank if q is None else judge_apply(q.kind, blank, blank.gold, answers.get(q.job.key)))
+    return f"{JUDGE} {judge.label}", verdicts
