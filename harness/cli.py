@@ -584,6 +584,10 @@ def _second_opinion(args: argparse.Namespace, console: Console) -> int:
     share = f" ({100 * len(disagree) / len(samples):.1f}%)" if len(samples) else ""
     console.print(f"second opinion by {opinion.method}: {len(samples)} graded samples, {len(disagree)} disagreements{share}; "
                   f"{path} written; the run's verdicts are unchanged (`glm-eval report {args.run}` shows the rate)")
+    if opinion.unanswered:
+        print(f"glm-eval: {opinion.unanswered} samples are left out: the judge's requests about them failed; "
+              f"run the same command again to ask again (answers already given are not paid twice)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -51,6 +51,7 @@ class Opinion:
     method: str  # "math-verify", or "judge PROVIDER:MODEL"
     samples: pd.DataFrame  # COLUMNS, one row per graded sample of a task the method can read
     without: dict[str, str]  # task -> why the method cannot grade it
+    unanswered: int = 0  # samples left out because the judge's request failed (a rerun asks again)
 
 
 def second_opinion(run_dir: Path, method: str, console: Console, judge: str | None = None, data_dir: Path | None = None) -> Opinion:
@@ -59,8 +60,8 @@ def second_opinion(run_dir: Path, method: str, console: Console, judge: str | No
         raise UserError(f"--second-opinion {method}: use one of {', '.join(METHODS)}")
     if method == JUDGE and not judge:
         raise UserError("--second-opinion judge needs a judge model: give one with --judge PROVIDER:MODEL (e.g. zai:glm-4.5)")
-    if method != JUDGE and judge:
-        raise UserError(f"--judge goes with --second-opinion judge, not {method}")
+    if method != JUDGE and (judge or data_dir):
+        raise UserError(f"--judge and --data-dir go with --second-opinion judge, not {method}")
     run = graded_samples(run_dir)
     readable = PLAIN_GRADERS if method == MATH_VERIFY else JUDGE_GRADERS
     without = {
@@ -74,11 +75,12 @@ def second_opinion(run_dir: Path, method: str, console: Console, judge: str | No
             verdicts = pool.grade_many(
                 GradeCase(run.graders[r["task"]], r["response"] or "", r["gold"], r["finish_reason"], MATH_VERIFY) for r in rows
             )
-        label = MATH_VERIFY
-    else:
-        assert judge is not None
-        label, verdicts = _judged(run_dir, run, rows, judge, data_dir, console)
-    return Opinion(label, _frame(label, rows, verdicts), without)
+        return Opinion(MATH_VERIFY, _frame(MATH_VERIFY, rows, verdicts), without)
+    assert judge is not None
+    label, judged = _judged(run_dir, run, rows, judge, data_dir, console)
+    answered = [(row, verdict) for row, verdict in zip(rows, judged) if verdict is not None]
+    frame = _frame(label, [row for row, _ in answered], [verdict for _, verdict in answered])
+    return Opinion(label, frame, without, unanswered=len(rows) - len(answered))
 
 
 def write(run_dir: Path, opinion: Opinion) -> Path:
@@ -139,10 +141,10 @@ def _frame(method: str, rows: list[dict[str, Any]], verdicts: list[Verdict]) -> 
 
 def _judged(
     run_dir: Path, run: RunSamples, rows: list[dict[str, Any]], judge_spec: str, data_dir: Path | None, console: Console
-) -> tuple[str, list[Verdict]]:
-    """The judge's verdict on each row. The prompts are rebuilt from the run's manifest (the same
-    items, so the same request keys), and the judge's answers go through the run's store: a
-    second audit of the same run sends nothing."""
+) -> tuple[str, list[Verdict | None]]:
+    """The judge's verdict on each row, None where its request failed (not a wrong answer). The
+    prompts are rebuilt from the run's manifest (the same items, so the same request keys), and
+    the judge's answers go through the run's store: a second audit of the same run sends nothing."""
     fields = {**(run.manifest.get("spec") or {}), "cache_only": False}
     if data_dir is not None:
         fields["data_dir"] = data_dir
@@ -168,9 +170,14 @@ def _judged(
     store_path = Path(spec.store or run.manifest.get("store") or evaluate.store_path(spec))
     with StoreLock(store_path, ["glm-eval", *sys.argv[1:]]), Store(store_path) as store:
         answers = evaluate.judge_answers(spec, plan, judge, list(questions.values()), store, run_dir, console)
-    verdicts = []
+    verdicts: list[Verdict | None] = []
     for row in rows:
-        blank = Verdict(False, None, None, str(row["gold"]), TRUNCATED)
+        truncated = Verdict(False, None, None, str(row["gold"]), TRUNCATED)
         q = questions.get(row["key"])
-        verdicts.append(blank if q is None else judge_apply(q.kind, blank, blank.gold, answers.get(q.job.key)))
+        if q is None:
+            verdicts.append(truncated)
+        elif q.job.key not in answers:
+            verdicts.append(None)
+        else:
+            verdicts.append(judge_apply(q.kind, truncated, truncated.gold, answers[q.job.key]))
     return f"{JUDGE} {judge.label}", verdicts
