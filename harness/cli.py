@@ -523,6 +523,7 @@ def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
     from harness.regrade import regrade
+    from harness.second_opinion import FILE
 
     if args.second_opinion is not None:
         return _second_opinion(args, console)
@@ -538,6 +539,9 @@ def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
             table.add_row(c.model, c.task, c.item_id, str(c.sample), verdict(c.old), verdict(c.new), c.new["reason"])
         console.print(table)
     console.print(f"regraded {graded} samples: {len(changes)} verdicts changed; {args.run}/samples.jsonl updated")
+    if changes and (args.run / FILE).exists():
+        console.print(f"[yellow]note[/yellow]: {args.run / FILE} compares the verdicts before this regrade; "
+                      f"run `glm-eval regrade {args.run} --second-opinion` again to compare the new ones")
     return 0
 
 
