@@ -147,3 +147,20 @@ def test_ambiguous_answers_are_counted_as_their_own_share(run: Path, capsys):
     console = Console(width=200, record=True)
     print_summary(collect(load_runs([run])), console)
     assert "ambiguous: glm-4.5 GPQA-Diamond: 16.7% of answers (counted wrong" in console.export_text()
+
+
+def test_plain_math_verify_grades_in_the_pool_and_refuses_what_it_cannot_read():
+    from harness.graders import GradeCase, GradingPool
+    from harness.graders.pool import MATH_VERIFY
+
+    with GradingPool(workers=1) as pool:
+        first_box, bold, cut = pool.grade_many([
+            GradeCase("math", r"First \boxed{3}, then correcting: \boxed{4}", "4", "stop", MATH_VERIFY),
+            GradeCase("mcq", "**Answer:** (B)", "B", "stop", MATH_VERIFY),
+            GradeCase("integer", r"\boxed{42}", "42", "length", MATH_VERIFY),
+        ])
+        assert (first_box.correct, first_box.extracted) == (False, "3,4"), "math-verify reads every box, glm-eval the last"
+        assert (bold.correct, bold.reason) == (False, "no answer found")
+        assert (cut.correct, cut.extracted, cut.reason) == (False, "42", "truncated: finish_reason=length")
+        with pytest.raises(ValueError, match="no math-verify reading of 'exact' answers"):
+            pool.grade_many([GradeCase("exact", "yes", "yes", None, MATH_VERIFY)])
