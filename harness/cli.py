@@ -551,9 +551,9 @@ DISAGREEMENTS_SHOWN = 30  # more go to the file, with a count on the terminal
 def _second_opinion(args: argparse.Namespace, console: Console) -> int:
     """`regrade RUN --second-opinion`: the run graded a second way, every disagreement, and the
     rate per model x task; samples.jsonl is not touched."""
-    from rich.table import Table
-
     import pandas as pd
+    from rich.markup import escape
+    from rich.table import Table
 
     from harness import results, second_opinion
     from harness.report.second_opinion import rates_table
@@ -573,12 +573,12 @@ def _second_opinion(args: argparse.Namespace, console: Console) -> int:
         for column in ("model", "task", "item", "sample", "glm-eval", "glm-eval reason", opinion.method, "its reason"):
             table.add_column(column, overflow="fold")
 
-        def verdict(correct: bool, extracted: object) -> str:
-            return f"{'right' if correct else 'wrong'} ({'nothing' if pd.isna(extracted) else extracted})"
+        def verdict(correct: bool, extracted: object) -> str:  # answers are LaTeX: "[a, b]" is not rich markup
+            return f"{'right' if correct else 'wrong'} ({'nothing' if pd.isna(extracted) else escape(str(extracted))})"
 
         for r in disagree.head(DISAGREEMENTS_SHOWN).itertuples():
-            table.add_row(r.model, r.task, str(r.item_id), str(r.sample), verdict(r.glm_eval_correct, r.glm_eval_extracted),
-                          str(r.glm_eval_reason), verdict(r.second_correct, r.second_extracted), str(r.second_reason))
+            table.add_row(r.model, r.task, escape(str(r.item_id)), str(r.sample), verdict(r.glm_eval_correct, r.glm_eval_extracted),
+                          escape(str(r.glm_eval_reason)), verdict(r.second_correct, r.second_extracted), escape(str(r.second_reason)))
         console.print(table)
         if len(disagree) > DISAGREEMENTS_SHOWN:
             console.print(f"... and {len(disagree) - DISAGREEMENTS_SHOWN} more: every disagreement is in {path} (agree = False)")

@@ -7,7 +7,8 @@ import pandas as pd
 
 from harness import second_opinion
 from harness.report.figures import Figures
-from harness.report.tables import Table, display_label, in_report_order, pct, signed_pts, task_name
+from harness.report.runs import SIMULATED
+from harness.report.tables import Table, display_label, pct, signed_pts, task_name
 
 SECTION = "Grading"
 NOTE = (
@@ -17,7 +18,7 @@ NOTE = (
 )
 
 
-def rates_table(rates: pd.DataFrame, labels: list[str], simulated: bool, where: str = "") -> Table:
+def rates_table(rates: pd.DataFrame, labels: list[str], simulated: bool) -> Table:
     """`rates` (second_opinion.disagreement_rates) as a table whose rows read `labels` for the models."""
     methods = ", ".join(dict.fromkeys(rates["method"]))
     frame = pd.DataFrame({
@@ -32,8 +33,8 @@ def rates_table(rates: pd.DataFrame, labels: list[str], simulated: bool, where: 
         "under second method %": [pct(v) for v in rates["accuracy_second"]],
         "move, pts": [signed_pts(v) for v in rates["accuracy_move"]],
     })
-    title = f"Second opinion ({methods}): disagreement with glm-eval's grading{where}"
-    return Table("second_opinion", SECTION, f"{title} (SIMULATED)" if simulated else title, frame, (NOTE,))
+    title = f"Second opinion ({methods}): disagreement with glm-eval's grading"
+    return Table("second_opinion", SECTION, f"{title} ({SIMULATED})" if simulated else title, frame, (NOTE,))
 
 
 def second_opinion_rates(figures: Figures) -> pd.DataFrame:
@@ -53,7 +54,9 @@ def second_opinion_rates(figures: Figures) -> pd.DataFrame:
 def second_opinion_tables(figures: Figures, rates: pd.DataFrame) -> list[Table]:
     if rates.empty:
         return []
-    ordered = in_report_order(figures, rates.assign(task=rates["task"].map(task_name)), rates["model"])
-    ordered["task"] = ordered["task"].map({task_name(t): t for t in rates["task"]})
-    labels = [display_label(figures, m) if m in figures.labels else m for m in ordered["model"]]
-    return [rates_table(ordered, labels, figures.runs.simulated)]
+    rank = {label: i for i, label in enumerate(figures.labels)}
+    order = {task: i for i, task in enumerate(figures.tasks)}
+    ordered = rates.iloc[sorted(range(len(rates)), key=lambda i: (rank.get(rates["model"].iloc[i], len(rank)),
+                                                                  order.get(rates["task"].iloc[i], len(order))))]
+    labels = [display_label(figures, m) if m in rank else m for m in ordered["model"]]
+    return [rates_table(ordered.reset_index(drop=True), labels, figures.runs.simulated)]
