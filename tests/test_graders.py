@@ -7,7 +7,8 @@ import time
 import pytest
 
 from harness.graders import GRADERS, Verdict, grade
-from harness.graders.extract import final_answer, strip_reasoning
+from harness.graders.extract import final_answer
+from harness.graders.reasoning import strip_reasoning
 from harness.graders.math import canonical, equivalent, judge, read
 
 

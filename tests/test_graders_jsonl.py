@@ -26,7 +26,7 @@ def test_every_line_comes_back_in_order_with_its_verdict(tmp_path):
     source = _write(tmp_path / "in.jsonl", lines[:2] + [""] + lines[2:])  # a blank line is skipped
     out = tmp_path / "out.jsonl"
 
-    assert grade_file(source, "math", out) == (4, 1)
+    assert grade_file(source, "math", out) == (4, 1, 0, False)
 
     written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [w["id"] for w in written] == ["a", "b", "c", "d"]
@@ -38,7 +38,7 @@ def test_every_line_comes_back_in_order_with_its_verdict(tmp_path):
 def test_without_out_it_only_counts(tmp_path):
     source = _write(tmp_path / "in.jsonl", [json.dumps({"response": "ANSWER: B", "gold": "B"}),
                                             json.dumps({"response": "ANSWER: C", "gold": "B"})])
-    assert grade_file(source, "mcq", None) == (2, 1)
+    assert grade_file(source, "mcq", None) == (2, 1, 0, False)
     assert list(tmp_path.iterdir()) == [source]
 
 

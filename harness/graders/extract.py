@@ -6,11 +6,13 @@ but the final one moves scores at random. The order of preference is therefore f
 1. the last ``\\boxed{}`` / ``\\fbox{}`` (with nested braces), together with boxes placed right
    before it as a list (``\\boxed{2}`` and ``\\boxed{3}``);
 2. the last explicit final-answer phrase ("the final answer is", "the answer is", "Answer:",
-   a "**Final Answer**" heading);
+   a "**Final Answer**" heading) that is not reported speech ("the hint says the answer is 16")
+   nor inside quotation marks; of a whole sentence after it ("Answer: There are 3 such
+   integers"), only its one number or formula is graded;
 3. a closing line, or closing display formula, that holds nothing but a formula or a number.
 
 Anything else is "no answer": a number from the middle of the reasoning is never graded.
-Text inside ``<think>...</think>`` is reasoning and is removed before any of this.
+Reasoning is removed before any of this (:mod:`harness.graders.reasoning`).
 
 Everything here runs in linear time on any input, because the cheap graders (mcq, integer,
 exact) run without a time limit.
@@ -19,24 +21,6 @@ exact) run without a time limit.
 from __future__ import annotations
 
 import re
-
-_THINK_OPEN = "<think>"
-_THINK_CLOSE = "</think>"
-
-
-def strip_reasoning(text: str) -> str:
-    """Drop ``<think>`` blocks: what is left is the answer part of the response.
-
-    A closing tag without an opening one means the chat template opened the block in the
-    prompt, so everything before it is reasoning. An opening tag that never closes means the
-    model was still thinking when it stopped, so nothing after it is an answer.
-    """
-    if _THINK_CLOSE in text:
-        text = text.rsplit(_THINK_CLOSE, 1)[1]
-    if _THINK_OPEN in text:
-        text = text.split(_THINK_OPEN, 1)[0]
-    return text
-
 
 _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)[ \t]*\{")
 # What may stand between two boxes that together form one list of answers.
@@ -104,6 +88,15 @@ _NOT_A_STATEMENT = re.compile(
     r"(?i)(?:correct|right|wrong|incorrect|not|that|this|which|what|clearly|probably|likely|indeed|"
     r"still|also|consistent|reasonable|valid|plausible|as|in|to|because|since|given|obtained|found)\b"
 )
+# A phrase right after a verb of saying ("the hint says the answer is 16") reports an answer given
+# elsewhere. Searched only in the few characters before a phrase, so linear in any response.
+_REPORTED = re.compile(
+    r"(?i)\b(?:says?|said|claims?|claimed|states?|stated|thinks?|believes?|suggests?|suggested|argues?|"
+    r"argued|mentions?|mentioned|writes?|wrote|reports?|reported|according\s+to)\b"
+    r"(?:\s+(?:that|the|a|an|its|their|his|her|final))*\s*$"
+)
+_QUOTE = re.compile("[\"\u201c\u201d]")
+_LOOKBACK = 80
 _MATH_SPANS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|\s(?:because|since|which|as)\s")
 _DECORATION = " \t\r*_"
@@ -156,9 +149,18 @@ def _statement_after(text: str, start: int) -> str | None:
     return _undecorated(statement) or None
 
 
+def _reported(text: str, start: int) -> bool:
+    """Whether the phrase at ``start`` reports someone else's answer or sits inside a quotation."""
+    window = text[max(0, start - _LOOKBACK) : start]
+    window = window[window.rfind("\n") + 1 :]
+    return bool(_REPORTED.search(window)) or len(_QUOTE.findall(window)) % 2 == 1
+
+
 def phrase_answer(text: str) -> str | None:
     """What follows the last final-answer phrase, or None when no phrase states anything."""
     for match in reversed(list(_PHRASE.finditer(text))):
+        if _reported(text, match.start()):
+            continue
         statement = _statement_after(text, match.end())
         if statement and not _NOT_A_STATEMENT.match(statement):
             return statement
@@ -197,9 +199,33 @@ def closing_line_answer(text: str) -> str | None:
     return last if _BARE_ANSWER.fullmatch(last) else None
 
 
+_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")  # a word; "\\frac" is a command, not a word
+_INLINE_MATH = re.compile(r"\$\$[^$]*\$\$|\$[^$]*\$|\\\((?:[^\\]|\\(?!\)))*\\\)|\\\[(?:[^\\]|\\(?!\]))*\\\]")
+_NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?\d[\d,]*(?:\.\d+)?(?![\w])")
+_PROSE_WORDS = 3
+
+
+def answer_span(statement: str) -> str | None:
+    """The answer in a stated answer: all of it, unless it is a sentence of prose, then its one
+    number or formula ("There are 3 such integers" -> "3"), or None when it has none or several.
+
+    A statement of a few words keeps its units ("12 square inches") for the grader to read.
+    """
+    if len(_WORD.findall(_INLINE_MATH.sub(" ", statement))) < _PROSE_WORDS:
+        return statement
+    formulas = [m.group() for m in _INLINE_MATH.finditer(statement)]
+    numbers = _NUMBER.findall(_INLINE_MATH.sub(" ", statement))
+    if len(formulas) + len(numbers) != 1:
+        return None
+    if numbers:
+        return numbers[0]
+    return _leading_math_span(formulas[0]) or None
+
+
 def final_answer(response: str) -> str | None:
     """The model's final answer as written (LaTeX, without the box), or None if it gave none.
 
-    ``response`` must already be free of reasoning (see :func:`strip_reasoning`).
+    ``response`` must already be free of reasoning (see :func:`~harness.graders.reasoning.strip_reasoning`).
     """
-    return last_boxed(response) or phrase_answer(response) or closing_line_answer(response)
+    stated = phrase_answer(response)
+    return last_boxed(response) or (stated and answer_span(stated)) or closing_line_answer(response)

@@ -72,10 +72,13 @@ class GradeCase:
     response: str
     gold: str
     finish_reason: str | None = None
+    reasoning_open: bool = False
 
 
 def _grade_case(case: GradeCase) -> Verdict:
-    return grade(case.grader, case.response, case.gold, finish_reason=case.finish_reason)
+    return grade(
+        case.grader, case.response, case.gold, finish_reason=case.finish_reason, reasoning_open=case.reasoning_open
+    )
 
 
 def _worker_main(conn: Connection, niceness: int) -> None:
