@@ -9,7 +9,9 @@ but the final one moves scores at random. The order of preference is therefore f
    a "**Final Answer**" heading) that is not reported speech ("the hint says the answer is 16")
    nor inside quotation marks; of a whole sentence after it ("Answer: There are 3 such
    integers"), only its one number or formula is graded;
-3. a closing line, or closing display formula, that holds nothing but a formula or a number.
+3. a closing "Therefore ... is X." sentence (optionally followed by "I think that's the answer."),
+   whose X is one number or formula;
+4. a closing line, or closing display formula, that holds nothing but a formula or a number.
 
 Anything else is "no answer": a number from the middle of the reasoning is never graded.
 Reasoning is removed before any of this (:mod:`harness.graders.reasoning`).
@@ -222,10 +224,40 @@ def answer_span(statement: str) -> str | None:
     return _leading_math_span(formulas[0]) or None
 
 
+# "Therefore, the value of $n$ is $7$." closing a response: its last sentence draws the conclusion.
+_CONCLUSION = re.compile(
+    r"(?:^|[.!?]\s+|\n)[ \t*_]*(?:therefore|thus|hence|so)\b[^.\n]{0,200}?"
+    r"\b(?:is|equals|simplifies to|comes to)\s+(?P<answer>\$[^$\n]{1,80}\$|\\\((?:[^\\\n]|\\(?!\)))+\\\)"
+    r"|[-\u2212]?\d[\d,]*(?:\.\d+)?(?:/\d+)?)[ \t*_]*\.?$",
+    re.IGNORECASE,
+)
+# What may follow the conclusion: "I think that's the answer."
+_AFTERWORD = re.compile(r"(?:\s*(?:I think )?(?:that's|that is|this is) (?:the|my) (?:final )?answer[.!]?)+\s*$", re.IGNORECASE)
+_CONCLUSION_CHARS = 400
+
+
+def concluding_answer(text: str) -> str | None:
+    """The X of a closing "Therefore ... is X." sentence, or None."""
+    text = text.rstrip()
+    afterword = _AFTERWORD.search(text, max(0, len(text) - 100))
+    if afterword:
+        text = text[: afterword.start()].rstrip()
+    match = _CONCLUSION.search(text, max(0, len(text) - _CONCLUSION_CHARS))
+    if match is None:
+        return None
+    answer = match.group("answer")
+    return _leading_math_span(answer) or answer
+
+
 def final_answer(response: str) -> str | None:
     """The model's final answer as written (LaTeX, without the box), or None if it gave none.
 
     ``response`` must already be free of reasoning (see :func:`~harness.graders.reasoning.strip_reasoning`).
     """
     stated = phrase_answer(response)
-    return last_boxed(response) or (stated and answer_span(stated)) or closing_line_answer(response)
+    return (
+        last_boxed(response)
+        or (stated and answer_span(stated))
+        or concluding_answer(response)
+        or closing_line_answer(response)
+    )
