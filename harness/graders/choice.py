@@ -116,7 +116,6 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # A sentence ending in a parenthesised letter: "..., the most likely cause is (A)."
 _LETTER_CLOSING_SENTENCE = re.compile(r"\((?:[Oo]ption |[Cc]hoice )?([A-Z])\)(?=\.(?:\s|$)|[ \t]*(?:\n|$))")
 _CONCLUDING = re.compile(r"(?i)\s*(?:[*_]+\s*)?(?:therefore|thus|so|hence|overall|in conclusion)\b")
-_SENTENCE_START = re.compile(r"[.!?]\s|\n")
 _SENTENCE_CHARS = 400
 _DECLINED = re.compile(
     r"(?i)\b(?:none of the (?:options|choices|given|provided|answer)|"
@@ -152,8 +151,8 @@ def _closing_sentence_letters(text: str, last_letter: str) -> list[tuple[int, st
         if match.group(1) > last_letter:
             continue
         window_start = max(0, match.start() - _SENTENCE_CHARS)
-        starts = [m.end() for m in _SENTENCE_START.finditer(text, window_start, match.start())]
-        sentence_start = starts[-1] if starts else window_start
+        ends = (text.rfind(mark, window_start, match.start()) for mark in (". ", "! ", "? ", "\n"))
+        sentence_start = max(window_start, max(ends) + 1)
         if not text[match.end() : end_of_text].strip(" .") or _CONCLUDING.match(text, sentence_start):
             found.append((match.start(1), match.group(1)))
     return found

@@ -91,12 +91,12 @@ _NOT_A_STATEMENT = re.compile(
     r"still|also|consistent|reasonable|valid|plausible|as|in|to|because|since|given|obtained|found)\b"
 )
 # A phrase right after a verb of saying ("the hint says the answer is 16") reports an answer given
-# elsewhere. Searched only in the few characters before a phrase, so linear in any response.
-_REPORTED = re.compile(
-    r"(?i)\b(?:says?|said|claims?|claimed|states?|stated|thinks?|believes?|suggests?|suggested|argues?|"
-    r"argued|mentions?|mentioned|writes?|wrote|reports?|reported|according\s+to)\b"
-    r"(?:\s+(?:that|the|a|an|its|their|his|her|final))*\s*$"
+# elsewhere; only the few words before a phrase are read, so any response is scanned in linear time.
+_SAYING = frozenset(
+    "say says said claim claims claimed state states stated think thinks believe believes suggest suggests "
+    "suggested argue argues argued mention mentions mentioned write writes wrote report reports reported".split()
 )
+_FILLERS = frozenset("that the a an its their his her final".split())
 _QUOTE = re.compile("[\"\u201c\u201d]")
 _LOOKBACK = 80
 _MATH_SPANS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
@@ -155,16 +155,19 @@ def _reported(text: str, start: int) -> bool:
     """Whether the phrase at ``start`` reports someone else's answer or sits inside a quotation."""
     window = text[max(0, start - _LOOKBACK) : start]
     window = window[window.rfind("\n") + 1 :]
-    return bool(_REPORTED.search(window)) or len(_QUOTE.findall(window)) % 2 == 1
+    if len(_QUOTE.findall(window)) % 2 == 1:
+        return True
+    words = [word.strip(",:;") for word in window.lower().split()[-6:]]
+    while words and words[-1] in _FILLERS:
+        words.pop()
+    return bool(words) and (words[-1] in _SAYING or words[-2:] == ["according", "to"])
 
 
 def phrase_answer(text: str) -> str | None:
     """What follows the last final-answer phrase, or None when no phrase states anything."""
     for match in reversed(list(_PHRASE.finditer(text))):
-        if _reported(text, match.start()):
-            continue
         statement = _statement_after(text, match.end())
-        if statement and not _NOT_A_STATEMENT.match(statement):
+        if statement and not _NOT_A_STATEMENT.match(statement) and not _reported(text, match.start()):
             return statement
     return None
 
