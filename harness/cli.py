@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--reasoning-open", action=argparse.BooleanOptionalAction, dest="reasoning_open",
                        help="every response starts inside a reasoning block its chat template opened: only text after "
                             "</think> (or <|end_of_thought|>) is an answer, none without it. Default: assumed when some "
-                            "response closes a block it never opened")
+                            "responses close a block and none opens one")
     grade.set_defaults(func=cmd_grade)
 
     report = sub.add_parser("report", help="tables, charts and a self-contained HTML page for one or more runs")
@@ -513,7 +513,7 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     ambiguous = f", {result.ambiguous} ambiguous (letters named, none chosen)" if result.ambiguous else ""
     console.print(f"graded {result.graded} lines with the {args.grader} grader: {result.correct} correct{share}{ambiguous}")
     if result.reasoning_open and args.reasoning_open is None:
-        console.print("responses close a reasoning block they never opened: every line was read as starting inside "
+        console.print("responses close a reasoning block and none opens one: every line was read as starting inside "
                       "one (a line without </think> has no answer); --no-reasoning-open grades them whole")
     if args.out:
         console.print(f"verdicts: {args.out}")

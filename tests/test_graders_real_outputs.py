@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from harness.graders import GradeCase, GradingPool, Verdict
+from harness.graders.reasoning import template_opens_reasoning
 from harness.graders.verdict import AMBIGUOUS, MISMATCH, NO_ANSWER
 
 CORPUS = Path(__file__).parent / "data" / "real_outputs.jsonl"
@@ -83,6 +84,15 @@ def test_every_line_cites_its_source_and_carries_a_label(rows):
     # responses cut off inside their reasoning, among them some that never show the opening marker
     assert sum("<|begin_of_thought|>" in r["response"] and "<|end_of_thought|>" not in r["response"] for r in rows) >= 20
     assert sum("<|end_of_thought|>" in r["response"] and "<|begin_of_thought|>" not in r["response"] for r in rows) >= 2
+
+
+def test_a_model_that_writes_its_own_opening_marker_is_not_taken_for_a_template_that_opened_it(rows):
+    """Sky-T1 opens its own blocks and skips the marker now and then: its files must not be read as
+    --reasoning-open, or its finished responses without any marker would lose their answers."""
+    sky = [r["response"] for r in rows if r["model"] == "Sky-T1-math-correct-5K-27B"]
+    assert any("<|end_of_thought|>" in r and "<|begin_of_thought|>" not in r for r in sky)
+    assert not template_opens_reasoning(sky)
+    assert template_opens_reasoning([r.replace("<|begin_of_thought|>", "") for r in sky])
 
 
 def test_no_response_is_scored_correct_against_its_label(rows, statuses):

@@ -8,8 +8,8 @@ field is kept. Blank lines are skipped.
 Responses written by a chat template that opened the reasoning block in the prompt start inside
 it and carry only its closing marker, or none when they were cut off mid-reasoning; graded whole,
 such a cut-off response would be credited with a value it only considered. ``reasoning_open``
-says so for the file; left unset, a file in which some response closes a block it never opened is
-taken as such (the same template wrote every line), and the result says it was.
+says so for the file; left unset, a file in which some responses close a block and none opens one
+is taken as such (the same template wrote every line), and the result says it was.
 
 The gold field must be called ``gold``: ``answer`` is not accepted as an alias, because in files
 of model outputs ``answer`` as often holds the model's own answer, and grading a response
@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from harness.graders.grade import check_grader
 from harness.graders.pool import GradeCase, GradingPool
-from harness.graders.reasoning import opens_inside_reasoning
+from harness.graders.reasoning import template_opens_reasoning
 from harness.graders.verdict import AMBIGUOUS
 
 _LETTER = re.compile(r"\(?[A-Za-z]\)?")
@@ -87,7 +87,7 @@ def grade_file(path: Path, grader: str, out: Path | None, *, reasoning_open: boo
     check_grader(grader)
     records = _read_records(Path(path), grader)
     if reasoning_open is None:
-        reasoning_open = any(opens_inside_reasoning(r["response"]) for r in records)
+        reasoning_open = template_opens_reasoning(r["response"] for r in records)
     cases = [
         GradeCase(grader, r["response"], str(r["gold"]), r.get("finish_reason"), reasoning_open) for r in records
     ]
