@@ -257,10 +257,8 @@ def final_answer(response: str) -> str | None:
 
     ``response`` must already be free of reasoning (see :func:`~harness.graders.reasoning.strip_reasoning`).
     """
+    boxed = last_boxed(response)
+    if boxed:
+        return boxed
     stated = phrase_answer(response)
-    return (
-        last_boxed(response)
-        or (stated and answer_span(stated))
-        or concluding_answer(response)
-        or closing_line_answer(response)
-    )
+    return (stated and answer_span(stated)) or concluding_answer(response) or closing_line_answer(response)
