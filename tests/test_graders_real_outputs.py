@@ -5,14 +5,19 @@ repository, path, commit and licence), with the verdict a careful reader gives i
 ``wrong``, ``no answer`` or ``ambiguous`` (letters named, none chosen), and a note where the
 reading is not obvious. The labels were decided by reading each response, not by any grader.
 
-The sources, both Apache-2.0:
-- NovaSky-AI/SkyThought (evaluation outputs on MATH-500 and AIME 2024): a base model's free text
+The sources:
+- NovaSky-AI/SkyThought (Apache-2.0) (evaluation outputs on MATH-500 and AIME 2024): a base model's free text
   (Qwen2.5-Math-7B), instruct models (Qwen2.5-14B-Instruct, gemma-2-27b-it) and long reasoning
   models (Sky-T1) whose reasoning is marked ``<|begin_of_thought|>`` ... ``<|end_of_thought|>``, many
   cut off inside it, some opened by the template and so carrying only the closing marker;
-- TIGER-AI-Lab/MMLU-Pro (model outputs, the four-option questions only): letters in prose from
-  base models (5-shot) and chat models.
-Golds are the benchmark's own answers (MATH-500 and AIME 2024 as published, MMLU-Pro's letter).
+- TIGER-AI-Lab/MMLU-Pro (Apache-2.0; model outputs, the four-option questions only): letters in
+  prose from base models (5-shot) and chat models;
+- kuk/simple-evals-ru (MIT; GPQA-Diamond with simple-evals' "Answer: $LETTER" prompt): free-form
+  GPQA from chat models that often answer otherwise ("is:\n\nB) text", "None of the above",
+  "Answer: ABCD", an option's text without its letter). GPQA's authors ask that its questions not
+  be put on the web in plain text, so these lines keep the record id instead of the question.
+Golds are the benchmark's own answers (MATH-500 and AIME 2024 as published, the letters the
+releases recorded for MMLU-Pro and GPQA).
 
 Run with ``-s`` to see accuracy per source beside plain math-verify's.
 """
@@ -42,6 +47,7 @@ KNOWN_MISSES = {
     "sky-skyt1_27b_math500-403": "wrong",  # cut off mid-reasoning after a passing "the answer should be three"
     "sky-qwen25math7b_aime24-6": "wrong",  # boxes the answers of problems it invented
     "sky-qwen25math7b_aime24-26": "wrong",  # \boxed{Assistant} after invented problems
+    "gpqa-07_yandexgpt_4_lite-reccVFW11Elovnf8T": "no answer",  # gives option D's text, never its letter
 }
 
 
@@ -72,11 +78,12 @@ def statuses(rows) -> list[str]:
 
 
 def test_every_line_cites_its_source_and_carries_a_label(rows):
-    assert len(rows) >= 300 and len({r["id"] for r in rows}) == len(rows)
+    assert len(rows) >= 380 and len({r["id"] for r in rows}) == len(rows)
     for row in rows:
         assert set(row["source"]) >= {"repo", "path", "commit", "license"} and len(row["source"]["commit"]) == 40
-        assert row["source"]["license"] == "Apache-2.0"
+        assert row["source"]["license"] in ("Apache-2.0", "MIT")
         assert row["label"] in LABELS and row["grader"] in ("math", "integer", "mcq")
+        assert (row["problem"] is None) == (row["task"] == "gpqa-diamond")
     labels = Counter(r["label"] for r in rows)
     assert all(labels[label] for label in LABELS)
     kinds = Counter(r["model"].split(" (")[0] for r in rows)
@@ -126,9 +133,9 @@ def test_accuracy_per_source_beside_plain_math_verify(rows, statuses):
         counts["plain right"] += plain == truth
         counts["plain fp"] += plain and not truth
     total = sum(table.values(), Counter())
-    lines = [f"{'source':22} {'items':>5} {'glm-eval':>9} {'FP':>3} {'math-verify':>12} {'FP':>3}"]
+    lines = [f"{'source':28} {'items':>5} {'glm-eval':>9} {'FP':>3} {'math-verify':>12} {'FP':>3}"]
     for name, c in [*sorted(table.items()), ("all", total)]:
-        lines.append(f"{name:22} {c['items']:5} {c['ours right'] / c['items']:9.1%} {c['ours fp']:3} "
+        lines.append(f"{name:28} {c['items']:5} {c['ours right'] / c['items']:9.1%} {c['ours fp']:3} "
                      f"{c['plain right'] / c['items']:12.1%} {c['plain fp']:3}")
     print("\n" + "\n".join(lines))
     assert total["ours fp"] == 0 < total["plain fp"]

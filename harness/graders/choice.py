@@ -76,7 +76,7 @@ def _patterns(last_letter: str) -> tuple[tuple[re.Pattern[str], ...], ...]:
     backtracks more than linearly.
     """
     letter = rf"(?P<letter>[a-{last_letter.lower()}])(?![a-z0-9'’-])"
-    opener = r"(?:[\s*_$(\[]|\\[(\[]|\\text(?:bf)?\{)*"
+    opener = r"(?:[\s*_$(\[}]|\\[(\[]|\\text(?:bf)?\{)*"
     choice = rf"{opener}(?:(?:option|choice|letter)\s+[(\[]?)?{letter}"
     verb = r" (?:is|would be|should be|must be):?"
     adjectives = ("correct", "final", "best", "right")
@@ -91,6 +91,8 @@ def _patterns(last_letter: str) -> tuple[tuple[re.Pattern[str], ...], ...]:
         rf"{_word('option', adjectives)}{verb}{choice}",
         rf"{_word('choice', adjectives)}{verb}{choice}",
         rf"{_word('statement', judged)}{verb}{choice}",
+        # the correct sequence of reagents is:\n\nB) 1. NaNH2 ...
+        rf"{_word('is')}:[ \t]*\n[\s*_]*\(?{letter}[).]",
         # I'll go with C / going with option D / I choose (B)
         rf"{_word('go')}(?:ing)? with {choice}",
         rf"{_word('choose', first_person)} {choice}",
@@ -106,7 +108,7 @@ def _patterns(last_letter: str) -> tuple[tuple[re.Pattern[str], ...], ...]:
     discussed = (
         rf"(?:{_word('option')}|{_word('choice')}|{_word('statement')})\s+\(?{letter}",
         rf"\({letter}\)",
-        rf"(?m:^)[ \t*_#]*\(?{letter}[).:]",
+        rf"(?m:^)[ \t*_#-]*\(?{letter}[).:]",
     )
     compile_all = lambda patterns: tuple(re.compile(p) for p in patterns)  # noqa: E731
     return compile_all(stated), compile_all(passing), compile_all(discussed)
