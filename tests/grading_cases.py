@@ -321,6 +321,8 @@ CASES: list[Case] = [
         ("Each option fails a selection rule, so the answer is not among the options provided.", "A", False, None, "no answer found"),
         # letters committed to in prose
         ("Weighing the spectra against each structure, the correct answer is:\n\nB. 4-methylhexan-2-one", "B", True),
+        ("The reagent sequence that gives the aldehyde is:\n\n**C) 1. NaNH2, methyl chloride 2. H2/Pd-CaCO3 3. O3/(CH3)2S**", "C", True),
+        ("Restating the question, the set of candidate mechanisms is:\n\nA) SN1\nB) SN2\nC) E1\nD) E2", "A", False, None, "ambiguous"),
         ("Only the last compound is aromatic and planar, so the answer is the third structure (Option A).", "A", True),
         ("Converting to joules, the energy is 3.2 x 10^-19 J, which is option D.", "D", True),
         ("Statements A, C and D follow from the first law. Therefore, the incorrect statement is B.", "B", True),

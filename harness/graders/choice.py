@@ -91,8 +91,6 @@ def _patterns(last_letter: str) -> tuple[tuple[re.Pattern[str], ...], ...]:
         rf"{_word('option', adjectives)}{verb}{choice}",
         rf"{_word('choice', adjectives)}{verb}{choice}",
         rf"{_word('statement', judged)}{verb}{choice}",
-        # the correct sequence of reagents is:\n\nB) 1. NaNH2 ...
-        rf"{_word('is')}:[ \t]*\n[\s*_]*\(?{letter}[).]",
         # I'll go with C / going with option D / I choose (B)
         rf"{_word('go')}(?:ing)? with {choice}",
         rf"{_word('choose', first_person)} {choice}",
@@ -110,8 +108,10 @@ def _patterns(last_letter: str) -> tuple[tuple[re.Pattern[str], ...], ...]:
         rf"\({letter}\)",
         rf"(?m:^)[ \t*_#-]*\(?{letter}[).:]",
     )
+    # the correct sequence of reagents is:\n\nB) 1. NaNH2 ... (unless a list of options follows)
+    shown = (rf"{_word('is')}:[ \t]*\n[\s*_]*\(?{letter}[).]",)
     compile_all = lambda patterns: tuple(re.compile(p) for p in patterns)  # noqa: E731
-    return compile_all(stated), compile_all(passing), compile_all(discussed)
+    return compile_all(stated), compile_all(passing), compile_all(discussed), compile_all(shown)
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -119,6 +119,9 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _LETTER_CLOSING_SENTENCE = re.compile(r"\((?:[Oo]ption |[Cc]hoice )?([A-Z])\)(?=\.(?:\s|$)|[ \t]*(?:\n|$))")
 _CONCLUDING = re.compile(r"(?i)\s*(?:[*_]+\s*)?(?:therefore|thus|so|hence|overall|in conclusion)\b")
 _SENTENCE_CHARS = 400
+# Another option's line right after the one shown: the options are being listed, not chosen.
+_OPTION_LINE = re.compile(r"\n[ \t*_#-]*\(?[A-Z][).]")
+_LIST_CHARS = 300
 _DECLINED = re.compile(
     r"(?i)\b(?:none of the (?:options|choices|given|provided|answer)|"
     r"(?:answer|it) is not (?:listed|in the|among|provided|one of)|not (?:listed|provided|given) (?:in|among) the (?:options|choices))"
@@ -162,7 +165,7 @@ def _closing_sentence_letters(text: str, last_letter: str) -> list[tuple[int, st
 
 def read_choice(response: str, last_letter: str = "D") -> Reading:
     """The letter ``response`` commits to, or why there is none (see the module's rules)."""
-    stated_patterns, passing_patterns, discussed_patterns = _patterns(last_letter)
+    stated_patterns, passing_patterns, discussed_patterns, shown_patterns = _patterns(last_letter)
     # Keywords match in any case, the letter only as a capital: matching on a copy with A-Z
     # lowered keeps every position the same, so the letter is read back from the response.
     lowered = response.translate(_ASCII_LOWER)
@@ -184,6 +187,10 @@ def read_choice(response: str, last_letter: str = "D") -> Reading:
                 stated.append((at, _LABEL))
             else:
                 stated.append((at, response[at]))
+    for match in shown_patterns[0].finditer(lowered):
+        at = match.start("letter")
+        if response[at].isupper() and not _OPTION_LINE.search(response, match.end(), match.end() + _LIST_CHARS):
+            stated.append((at, response[at]))
     passing = _closing_sentence_letters(response, last_letter)
     for pattern in passing_patterns:
         passing.extend((m.start("letter"), response[m.start("letter")]) for m in pattern.finditer(lowered)
