@@ -8,10 +8,10 @@ response names letters without choosing one, the verdict is ``ambiguous`` (never
 a guess. What counts, strongest first:
 
 1. a stated choice: ``ANSWER: C``, ``**Answer:** (C)``, ``The answer is C.``, ``the incorrect
-   statement is B``, ``...is:\\n\\nB. text``, ``\\boxed{C}``, "I'll go with C", ``(C) is the correct
-   answer``, a closing line of just ``C`` or ``(C)``. The last one decides; one naming two letters
-   ("A or C") commits to neither (no answer), one whose letter labels a compound ("A = ...") is
-   ambiguous.
+   statement is B``, ``...is:\\n\\nB. text`` (unless a list of options follows), ``\\boxed{C}``,
+   "I'll go with C", ``(C) is the correct answer``, a closing line of just ``C`` or ``(C)``.
+   The last one decides; one naming two letters ("A or C") commits to neither (no answer), one
+   whose letter labels a compound ("A = ...") is ambiguous.
 2. a letter in passing that still reads as a choice: "..., which is option D", "... (Option A)"
    in a sentence about the answer, a closing sentence or a "Therefore ..." sentence ending in
    ``(D).``. They decide only when they agree with each other and with any later stated choice.
