@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("file", type=Path, help="one JSON object per line: response, gold (for mcq the correct letter)")
     grade.add_argument("--grader", required=True, choices=["math", "integer", "mcq", "exact", "regex"])
     grade.add_argument("--out", type=Path, help="write each line back with correct, extracted and reason added")
+    grade.add_argument("--reasoning-open", action=argparse.BooleanOptionalAction, dest="reasoning_open",
+                       help="every response starts inside a reasoning block its chat template opened: only text after "
+                            "</think> (or <|end_of_thought|>) is an answer, none without it. Default: assumed when some "
+                            "responses close a block and none opens one")
     grade.set_defaults(func=cmd_grade)
 
     report = sub.add_parser("report", help="tables, charts and a self-contained HTML page for one or more runs")
@@ -509,11 +513,15 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
         what = "a folder" if args.file.is_dir() else "no such file"
         raise UserError(f"{args.file}: {what}; give a JSONL file, one {{\"response\", \"gold\"}} object per line")
     try:
-        graded, correct = grade_file(args.file, args.grader, args.out)
+        result = grade_file(args.file, args.grader, args.out, reasoning_open=args.reasoning_open)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    share = f" ({100 * correct / graded:.1f}%)" if graded else ""
-    console.print(f"graded {graded} lines with the {args.grader} grader: {correct} correct{share}")
+    share = f" ({100 * result.correct / result.graded:.1f}%)" if result.graded else ""
+    ambiguous = f", {result.ambiguous} ambiguous (letters named, none chosen)" if result.ambiguous else ""
+    console.print(f"graded {result.graded} lines with the {args.grader} grader: {result.correct} correct{share}{ambiguous}")
+    if result.reasoning_open and args.reasoning_open is None:
+        console.print("responses close a reasoning block and none opens one: every line was read as starting inside "
+                      "one (a line without </think> has no answer); --no-reasoning-open grades them whole")
     if args.out:
         console.print(f"verdicts: {args.out}")
     return 0

@@ -311,6 +311,23 @@ CASES: list[Case] = [
         ("ANSWER: C\n\nNote: option D would be correct only if the reaction were run at low temperature.", "C", True),
         (r"The final answer is \boxed{B}.", "B", True),
         ("ANSWER: A", "C", False),
+        # letters named but not chosen: judged options, a compound's label, two letters at once
+        ("All of the statements hold except one. Option A is correct: the ester hydrolyses. Option B is incorrect, since the "
+         "rate doubles. Option C is correct as written. Option D is correct because the product is chiral.", "D", False, None, "ambiguous"),
+        ("B is incorrect, because the intermediate is a carbocation, and C fails the same test.", "B", False, None, "ambiguous"),
+        ("Both steps retain the stereocentre, so the correct answer is: A = (S)-3-methylpentanal, B = (R)-2-butanol.", "A", False, None, "ambiguous"),
+        ("(B) is correct for the first step and (D) is correct for the second.\n\nThe answer is (B) and (D).", "D", False, None, "no answer found"),
+        ("The answer is C. Redoing the unit conversion gives 4.2 eV, which is option D.", "C", False, None, "ambiguous"),
+        ("Each option fails a selection rule, so the answer is not among the options provided.", "A", False, None, "no answer found"),
+        # letters committed to in prose
+        ("Weighing the spectra against each structure, the correct answer is:\n\nB. 4-methylhexan-2-one", "B", True),
+        ("The reagent sequence that gives the aldehyde is:\n\n**C) 1. NaNH2, methyl chloride 2. H2/Pd-CaCO3 3. O3/(CH3)2S**", "C", True),
+        ("Restating the question, the set of candidate mechanisms is:\n\nA) SN1\nB) SN2\nC) E1\nD) E2", "A", False, None, "ambiguous"),
+        ("Only the last compound is aromatic and planar, so the answer is the third structure (Option A).", "A", True),
+        ("Converting to joules, the energy is 3.2 x 10^-19 J, which is option D.", "D", True),
+        ("Statements A, C and D follow from the first law. Therefore, the incorrect statement is B.", "B", True),
+        ("Of the four, only the last keeps the spin state. Therefore, the most likely mechanism is (C).", "C", True),
+        ("The only mechanism consistent with a pH of 4 is fungal. The most likely cause is (B).", "A", False),
     ]),
     *_cases("exact and regex (user tasks)", "exact", [
         ("The capital of France is Paris.\n\nAnswer: Paris.", "paris", True),

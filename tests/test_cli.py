@@ -23,6 +23,19 @@ def test_grade_writes_verdicts_in_order_and_exits_0(tmp_path: Path, capsys):
     assert graded[2]["reason"] == "no answer found" and graded[0]["extracted"]
 
 
+def test_grade_says_when_it_read_the_responses_as_starting_inside_their_reasoning(tmp_path: Path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in [
+        {"response": "weighing the options</think>ANSWER: C", "gold": "C"},
+        {"response": "so it must be C... unless the second step", "gold": "C"},
+    ]) + "\n")
+    assert main(["grade", str(src), "--grader", "mcq"]) == 0
+    out = capsys.readouterr().out
+    assert "graded 2 lines with the mcq grader: 1 correct (50.0%)" in out and "--no-reasoning-open" in out
+    assert main(["grade", str(src), "--grader", "mcq", "--no-reasoning-open"]) == 0
+    assert "--no-reasoning-open" not in capsys.readouterr().out
+
+
 def test_grade_refuses_bad_input_with_exit_2(tmp_path: Path, capsys):
     src = tmp_path / "in.jsonl"
     src.write_text('{"response": "C"}\n')

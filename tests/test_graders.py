@@ -7,7 +7,8 @@ import time
 import pytest
 
 from harness.graders import GRADERS, Verdict, grade
-from harness.graders.extract import final_answer, strip_reasoning
+from harness.graders.extract import final_answer
+from harness.graders.reasoning import strip_reasoning
 from harness.graders.math import canonical, equivalent, judge, read
 
 
@@ -48,9 +49,30 @@ def test_other_finish_reasons_grade_normally():
     ("reasoning with a template-opened block</think>\n\\boxed{8}", "\n\\boxed{8}"),
     ("<think>still thinking \\boxed{7}", ""),
     ("no tags at all", "no tags at all"),
+    ("<|begin_of_thought|>try 7<|end_of_thought|>\n\n<|begin_of_solution|>It is 8.<|end_of_solution|>", "\n\nIt is 8."),
+    ("opened by the template<|end_of_thought|>It is 8.", "It is 8."),
+    ("<|begin_of_thought|>so the answer is 7, but let me check", ""),
 ])
 def test_reasoning_is_never_the_answer(response, answer_part):
     assert strip_reasoning(response) == answer_part
+
+
+@pytest.mark.parametrize("response, answer_part", [
+    ("cut off in a block the template opened: so the answer is 9/256", ""),
+    ("reasoning</think>The answer is 8.", "The answer is 8."),
+    ("reasoning<|end_of_thought|>The answer is 8.", "The answer is 8."),
+])
+def test_a_response_known_to_start_inside_its_reasoning_answers_only_after_closing_it(response, answer_part):
+    assert strip_reasoning(response, opened=True) == answer_part
+
+
+def test_reasoning_open_makes_a_cut_off_response_no_answer_and_leaves_answers_alone():
+    cut_off = r"Okay, so the product telescopes. Then the answer is \boxed{\frac{9}{256}}, wait, let me"
+    assert grade("math", cut_off, r"\frac{9}{256}").correct  # graded whole, a mid-reasoning box counts
+    verdict = grade("math", cut_off, r"\frac{9}{256}", reasoning_open=True)
+    assert (verdict.correct, verdict.reason) == (False, "no answer found")
+    assert grade("math", cut_off + "</think>\n\nSo $\\boxed{9/256}$.", "9/256", reasoning_open=True).correct
+    assert grade("mcq", "Option C looks right...</think>ANSWER: C", "C", reasoning_open=True).correct
 
 
 def test_unclosed_think_means_no_answer():
@@ -75,6 +97,20 @@ def test_unclosed_think_means_no_answer():
     ("so the total is\n\n**14**", "14"),
     ("We add 3 and 4 to get 7 apples in the basket", None),
     ("", None),
+    # an answer phrase reporting someone else's answer, or quoted, states nothing
+    ("Recomputing gives 12.\n\nThe hint says the answer is 16.", None),
+    ('Recomputing gives 12. The book\'s key, "the answer is 16", is a misprint.\n\nThe answer is 12.', "12"),
+    ("The problem states that the answer is an integer. Answer: 12", "12"),
+    # of a sentence after the phrase, only its one number or formula
+    ("Answer: There are 3 positive two-digit integers that satisfy both conditions.", "3"),
+    (r"Answer: The probability equals $\frac{1}{4}$ in every one of the cases.", r"\frac{1}{4}"),
+    ("The final answer will be a relatively simple expression involving the golden ratio.", None),
+    ("Answer: Between 3 and 5 of the tiles are red.", None),
+    ("The answer is 12 square inches.", "12 square inches"),
+    # a closing conclusion
+    ("All rows check out.\n\nTherefore, the value of \\( n \\) is \\( 7 \\).", "7"),
+    ("So the ratio is 150/200, which simplifies to 3/4.\n\nI think that's the answer.", "3/4"),
+    ("Therefore, x is 5. But wait, the second case gives", None),
 ])
 def test_final_answer_extraction(response, expected):
     assert final_answer(response) == expected
@@ -114,7 +150,10 @@ def test_gold_given_as_a_number_is_read_as_text():
 
 
 @pytest.mark.parametrize("grader, gold", [("mcq", "C"), ("integer", "5"), ("exact", "5")])
-@pytest.mark.parametrize("unit", ["the answer is correct ", "\\boxed{1} and ", "Answer: (", " ", "\\boxed{"])
+@pytest.mark.parametrize("unit", [
+    "the answer is correct ", "\\boxed{1} and ", "Answer: (", " ", "\\boxed{", "(A). ", "(A)\n", "Option B is correct. ",
+    "which is option D ", "the hint says the answer is 5 ", '"', "Therefore x is 5. ", "A) ", "answer (option ",
+])
 def test_cheap_graders_stay_linear_on_hostile_input(grader, gold, unit):
     # These graders run without a time limit, so no input may make them backtrack quadratically.
     start = time.perf_counter()

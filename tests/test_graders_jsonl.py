@@ -26,7 +26,7 @@ def test_every_line_comes_back_in_order_with_its_verdict(tmp_path):
     source = _write(tmp_path / "in.jsonl", lines[:2] + [""] + lines[2:])  # a blank line is skipped
     out = tmp_path / "out.jsonl"
 
-    assert grade_file(source, "math", out) == (4, 1)
+    assert grade_file(source, "math", out) == (4, 1, 0, False)
 
     written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [w["id"] for w in written] == ["a", "b", "c", "d"]
@@ -38,7 +38,7 @@ def test_every_line_comes_back_in_order_with_its_verdict(tmp_path):
 def test_without_out_it_only_counts(tmp_path):
     source = _write(tmp_path / "in.jsonl", [json.dumps({"response": "ANSWER: B", "gold": "B"}),
                                             json.dumps({"response": "ANSWER: C", "gold": "B"})])
-    assert grade_file(source, "mcq", None) == (2, 1)
+    assert grade_file(source, "mcq", None) == (2, 1, 0, False)
     assert list(tmp_path.iterdir()) == [source]
 
 
@@ -68,3 +68,34 @@ def test_unknown_grader_is_refused(tmp_path):
     source = _write(tmp_path / "in.jsonl", [json.dumps({"response": "x", "gold": "1"})])
     with pytest.raises(ValueError, match="unknown grader 'algebra'"):
         grade_file(source, "algebra", None)
+
+
+CUT_OFF = r"Okay, the product telescopes, so the answer is \boxed{3}. But wait, let me recheck the first factor"
+
+
+@pytest.mark.parametrize("reasoning_open, expected", [
+    (None, (3, 1, 0, True)),  # a line closes a block it never opened: every line starts inside one
+    (True, (3, 1, 0, True)),
+    (False, (3, 2, 0, False)),  # graded whole, the cut-off line's mid-reasoning box counts
+])
+def test_reasoning_open_is_detected_from_the_file_or_given(tmp_path, reasoning_open, expected):
+    source = _write(tmp_path / "in.jsonl", [
+        json.dumps({"response": "Checking the cases</think>\n\nThe answer is $\\boxed{3}$.", "gold": "3"}),
+        json.dumps({"response": CUT_OFF, "gold": "3"}),
+        json.dumps({"response": "reasoning</think>\n\nThe answer is $\\boxed{4}$.", "gold": "3"}),
+    ])
+    assert grade_file(source, "math", None, reasoning_open=reasoning_open) == expected
+
+
+def test_a_file_without_closing_markers_is_graded_whole_unless_told(tmp_path):
+    source = _write(tmp_path / "in.jsonl", [json.dumps({"response": CUT_OFF, "gold": "3"})])
+    assert grade_file(source, "math", None) == (1, 1, 0, False)
+    assert grade_file(source, "math", None, reasoning_open=True) == (1, 0, 0, True)
+
+
+def test_ambiguous_choices_are_counted(tmp_path):
+    source = _write(tmp_path / "in.jsonl", [
+        json.dumps({"response": "Option A is correct. Option B is incorrect. Option C is correct.", "gold": "B"}),
+        json.dumps({"response": "ANSWER: B", "gold": "B"}),
+    ])
+    assert grade_file(source, "mcq", None) == (2, 1, 1, False)

@@ -6,11 +6,15 @@ but the final one moves scores at random. The order of preference is therefore f
 1. the last ``\\boxed{}`` / ``\\fbox{}`` (with nested braces), together with boxes placed right
    before it as a list (``\\boxed{2}`` and ``\\boxed{3}``);
 2. the last explicit final-answer phrase ("the final answer is", "the answer is", "Answer:",
-   a "**Final Answer**" heading);
-3. a closing line, or closing display formula, that holds nothing but a formula or a number.
+   a "**Final Answer**" heading) that is not reported speech ("the hint says the answer is 16")
+   nor inside quotation marks; of a whole sentence after it ("Answer: There are 3 such
+   integers"), only its one number or formula is graded;
+3. a closing "Therefore ... is X." sentence (optionally followed by "I think that's the answer."),
+   whose X is one number or formula;
+4. a closing line, or closing display formula, that holds nothing but a formula or a number.
 
 Anything else is "no answer": a number from the middle of the reasoning is never graded.
-Text inside ``<think>...</think>`` is reasoning and is removed before any of this.
+Reasoning is removed before any of this (:mod:`harness.graders.reasoning`).
 
 Everything here runs in linear time on any input, because the cheap graders (mcq, integer,
 exact) run without a time limit.
@@ -19,24 +23,6 @@ exact) run without a time limit.
 from __future__ import annotations
 
 import re
-
-_THINK_OPEN = "<think>"
-_THINK_CLOSE = "</think>"
-
-
-def strip_reasoning(text: str) -> str:
-    """Drop ``<think>`` blocks: what is left is the answer part of the response.
-
-    A closing tag without an opening one means the chat template opened the block in the
-    prompt, so everything before it is reasoning. An opening tag that never closes means the
-    model was still thinking when it stopped, so nothing after it is an answer.
-    """
-    if _THINK_CLOSE in text:
-        text = text.rsplit(_THINK_CLOSE, 1)[1]
-    if _THINK_OPEN in text:
-        text = text.split(_THINK_OPEN, 1)[0]
-    return text
-
 
 _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)[ \t]*\{")
 # What may stand between two boxes that together form one list of answers.
@@ -104,6 +90,15 @@ _NOT_A_STATEMENT = re.compile(
     r"(?i)(?:correct|right|wrong|incorrect|not|that|this|which|what|clearly|probably|likely|indeed|"
     r"still|also|consistent|reasonable|valid|plausible|as|in|to|because|since|given|obtained|found)\b"
 )
+# A phrase right after a verb of saying ("the hint says the answer is 16") reports an answer given
+# elsewhere; only the few words before a phrase are read, so any response is scanned in linear time.
+_SAYING = frozenset(
+    "say says said claim claims claimed state states stated think thinks believe believes suggest suggests "
+    "suggested argue argues argued mention mentions mentioned write writes wrote report reports reported".split()
+)
+_FILLERS = frozenset("that the a an its their his her final".split())
+_QUOTE = re.compile("[\"\u201c\u201d]")
+_LOOKBACK = 80
 _MATH_SPANS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|\s(?:because|since|which|as)\s")
 _DECORATION = " \t\r*_"
@@ -156,11 +151,23 @@ def _statement_after(text: str, start: int) -> str | None:
     return _undecorated(statement) or None
 
 
+def _reported(text: str, start: int) -> bool:
+    """Whether the phrase at ``start`` reports someone else's answer or sits inside a quotation."""
+    window = text[max(0, start - _LOOKBACK) : start]
+    window = window[window.rfind("\n") + 1 :]
+    if len(_QUOTE.findall(window)) % 2 == 1:
+        return True
+    words = [word.strip(",:;") for word in window.lower().split()[-6:]]
+    while words and words[-1] in _FILLERS:
+        words.pop()
+    return bool(words) and (words[-1] in _SAYING or words[-2:] == ["according", "to"])
+
+
 def phrase_answer(text: str) -> str | None:
     """What follows the last final-answer phrase, or None when no phrase states anything."""
     for match in reversed(list(_PHRASE.finditer(text))):
         statement = _statement_after(text, match.end())
-        if statement and not _NOT_A_STATEMENT.match(statement):
+        if statement and not _NOT_A_STATEMENT.match(statement) and not _reported(text, match.start()):
             return statement
     return None
 
@@ -197,9 +204,61 @@ def closing_line_answer(text: str) -> str | None:
     return last if _BARE_ANSWER.fullmatch(last) else None
 
 
+_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")  # a word; "\\frac" is a command, not a word
+_INLINE_MATH = re.compile(r"\$\$[^$]*\$\$|\$[^$]*\$|\\\((?:[^\\]|\\(?!\)))*\\\)|\\\[(?:[^\\]|\\(?!\]))*\\\]")
+_NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?\d[\d,]*(?:\.\d+)?(?![\w])")
+_PROSE_WORDS = 3
+
+
+def answer_span(statement: str) -> str | None:
+    """The answer in a stated answer: all of it, unless it is a sentence of prose, then its one
+    number or formula ("There are 3 such integers" -> "3"), or None when it has none or several.
+
+    A statement of a few words keeps its units ("12 square inches") for the grader to read.
+    """
+    if len(_WORD.findall(_INLINE_MATH.sub(" ", statement))) < _PROSE_WORDS:
+        return statement
+    formulas = [m.group() for m in _INLINE_MATH.finditer(statement)]
+    numbers = _NUMBER.findall(_INLINE_MATH.sub(" ", statement))
+    if len(formulas) + len(numbers) != 1:
+        return None
+    if numbers:
+        return numbers[0]
+    return _leading_math_span(formulas[0]) or None
+
+
+# "Therefore, the value of $n$ is $7$." closing a response: its last sentence draws the conclusion.
+_CONCLUSION = re.compile(
+    r"(?:^|[.!?]\s+|\n)[ \t*_]*(?:therefore|thus|hence|so)\b[^.\n]{0,200}?"
+    r"\b(?:is|equals|simplifies to|comes to)\s+(?P<answer>\$[^$\n]{1,80}\$|\\\((?:[^\\\n]|\\(?!\)))+\\\)"
+    r"|[-\u2212]?\d[\d,]*(?:\.\d+)?(?:/\d+)?)[ \t*_]*\.?$",
+    re.IGNORECASE,
+)
+# What may follow the conclusion: "I think that's the answer."
+_AFTERWORD = re.compile(r"(?:\s*(?:I think )?(?:that's|that is|this is) (?:the|my) (?:final )?answer[.!]?)+\s*$", re.IGNORECASE)
+_CONCLUSION_CHARS = 400
+
+
+def concluding_answer(text: str) -> str | None:
+    """The X of a closing "Therefore ... is X." sentence, or None."""
+    text = text.rstrip()
+    afterword = _AFTERWORD.search(text, max(0, len(text) - 100))
+    if afterword:
+        text = text[: afterword.start()].rstrip()
+    match = _CONCLUSION.search(text, max(0, len(text) - _CONCLUSION_CHARS))
+    if match is None:
+        return None
+    answer = match.group("answer")
+    return _leading_math_span(answer) or answer
+
+
 def final_answer(response: str) -> str | None:
     """The model's final answer as written (LaTeX, without the box), or None if it gave none.
 
-    ``response`` must already be free of reasoning (see :func:`strip_reasoning`).
+    ``response`` must already be free of reasoning (see :func:`~harness.graders.reasoning.strip_reasoning`).
     """
-    return last_boxed(response) or phrase_answer(response) or closing_line_answer(response)
+    boxed = last_boxed(response)
+    if boxed:
+        return boxed
+    stated = phrase_answer(response)
+    return (stated and answer_span(stated)) or concluding_answer(response) or closing_line_answer(response)

@@ -1,4 +1,4 @@
-"""One entry point for every grader: ``grade(grader, response, gold, finish_reason=...)``.
+"""One entry point for every grader: ``grade(grader, response, gold, finish_reason=..., reasoning_open=...)``.
 
 It is pure and synchronous so that worker processes, ``regrade`` and tests all run exactly the
 same code. What every grader shares lives here: reasoning is removed before anything is read,
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from harness.graders.choice import grade_choice
-from harness.graders.extract import strip_reasoning
 from harness.graders.integer import grade_integer
+from harness.graders.reasoning import strip_reasoning
 from harness.graders.text import grade_exact, grade_regex
 from harness.graders.verdict import TRUNCATED, Verdict, error_reason
 
@@ -46,12 +46,19 @@ def check_grader(grader: str) -> None:
         raise ValueError(f"unknown grader {grader!r}: use one of {', '.join(GRADERS)}")
 
 
-def grade(grader: str, response: str, gold: str, *, finish_reason: str | None = None) -> Verdict:
-    """Grade one response against its gold answer."""
+def grade(
+    grader: str, response: str, gold: str, *, finish_reason: str | None = None, reasoning_open: bool = False
+) -> Verdict:
+    """Grade one response against its gold answer.
+
+    ``reasoning_open`` says the response starts inside a reasoning block that the chat template
+    opened in the prompt: only what follows its closing marker is an answer. Responses of a run
+    never need it, since the client keeps their reasoning apart from the content.
+    """
     check_grader(grader)
     gold = str(gold)  # some sets store integer answers as JSON numbers
     try:
-        verdict = _GRADERS[grader](strip_reasoning(response or ""), gold)
+        verdict = _GRADERS[grader](strip_reasoning(response or "", opened=reasoning_open), gold)
     except RecursionError:
         verdict = Verdict(False, None, None, gold, error_reason("answer nested too deeply to parse"))
     except Exception as exc:  # noqa: BLE001 - sympy and the LaTeX parser raise many types

@@ -5,6 +5,12 @@ Input: one JSON object per line with ``response`` (the model's answer text, a st
 optional ``finish_reason`` is honoured (``"length"`` marks the response truncated). Every other
 field is kept. Blank lines are skipped.
 
+Responses written by a chat template that opened the reasoning block in the prompt start inside
+it and carry only its closing marker, or none when they were cut off mid-reasoning; graded whole,
+such a cut-off response would be credited with a value it only considered. ``reasoning_open``
+says so for the file; left unset, a file in which some responses close a block and none opens one
+is taken as such (the same template wrote every line), and the result says it was.
+
 The gold field must be called ``gold``: ``answer`` is not accepted as an alias, because in files
 of model outputs ``answer`` as often holds the model's own answer, and grading a response
 against itself would report it correct.
@@ -18,10 +24,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.graders.grade import check_grader
 from harness.graders.pool import GradeCase, GradingPool
+from harness.graders.reasoning import template_opens_reasoning
+from harness.graders.verdict import AMBIGUOUS
 
 _LETTER = re.compile(r"\(?[A-Za-z]\)?")
 
@@ -66,12 +74,23 @@ def _read_records(path: Path, grader: str) -> list[dict[str, Any]]:
     return records
 
 
-def grade_file(path: Path, grader: str, out: Path | None) -> tuple[int, int]:
+class GradedFile(NamedTuple):
+    graded: int
+    correct: int
+    ambiguous: int  # never correct: the response names letters but commits to none of them
+    reasoning_open: bool  # every response was read as starting inside a reasoning block
+
+
+def grade_file(path: Path, grader: str, out: Path | None, *, reasoning_open: bool | None = None) -> GradedFile:
     """Grade every line of ``path``; write them with ``correct``, ``extracted`` and ``reason`` added
-    to ``out`` in input order. Returns (graded, correct). Raises ValueError on bad input."""
+    to ``out`` in input order. Raises ValueError on bad input."""
     check_grader(grader)
     records = _read_records(Path(path), grader)
-    cases = [GradeCase(grader, r["response"], str(r["gold"]), r.get("finish_reason")) for r in records]
+    if reasoning_open is None:
+        reasoning_open = template_opens_reasoning(r["response"] for r in records)
+    cases = [
+        GradeCase(grader, r["response"], str(r["gold"]), r.get("finish_reason"), reasoning_open) for r in records
+    ]
     with GradingPool() as pool:
         verdicts = pool.grade_many(cases)
     if out is not None:
@@ -79,4 +98,5 @@ def grade_file(path: Path, grader: str, out: Path | None) -> tuple[int, int]:
             for record, verdict in zip(records, verdicts):
                 added = {"correct": verdict.correct, "extracted": verdict.extracted, "reason": verdict.reason}
                 sink.write(json.dumps({**record, **added}, ensure_ascii=False) + "\n")
-    return len(verdicts), sum(verdict.correct for verdict in verdicts)
+    ambiguous = sum(verdict.reason == AMBIGUOUS for verdict in verdicts)
+    return GradedFile(len(verdicts), sum(verdict.correct for verdict in verdicts), ambiguous, reasoning_open)

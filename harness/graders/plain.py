@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from math_verify import StringExtractionConfig, parse, verify
 
-from harness.graders.extract import strip_reasoning
+from harness.graders.reasoning import strip_reasoning
 from harness.graders.verdict import MATCH, MISMATCH, NO_ANSWER, TRUNCATED, Verdict, error_reason
 
 _LETTERS = (StringExtractionConfig(),)

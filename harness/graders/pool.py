@@ -80,6 +80,7 @@ class GradeCase:
     gold: str
     finish_reason: str | None = None
     method: str = RULES
+    reasoning_open: bool = False
 
 
 def _grade_case(case: GradeCase) -> Verdict:
@@ -87,7 +88,9 @@ def _grade_case(case: GradeCase) -> Verdict:
         from harness.graders.plain import grade_plain  # math-verify and sympy: only where they run
 
         return grade_plain(case.grader, case.response, case.gold, case.finish_reason)
-    return grade(case.grader, case.response, case.gold, finish_reason=case.finish_reason)
+    return grade(
+        case.grader, case.response, case.gold, finish_reason=case.finish_reason, reasoning_open=case.reasoning_open
+    )
 
 
 def _check(case: GradeCase) -> None:
