@@ -73,7 +73,7 @@ def second_opinion(run_dir: Path, method: str, console: Console, judge: str | No
     if method == MATH_VERIFY:
         with GradingPool() as pool:
             verdicts = pool.grade_many(
-                GradeCase(run.graders[r["task"]], r["response"] or "", r["gold"], r["finish_reason"], MATH_VERIFY) for r in rows
+                GradeCase(run.graders[r["task"]], r["response"] or "", r["gold"], r["finish_reason"], method=MATH_VERIFY) for r in rows
             )
         return Opinion(MATH_VERIFY, _frame(MATH_VERIFY, rows, verdicts), without)
     assert judge is not None

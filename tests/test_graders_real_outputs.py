@@ -25,13 +25,13 @@ Run with ``-s`` to see accuracy per source beside plain math-verify's.
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from harness.graders import GradeCase, GradingPool, Verdict
+from harness.graders.pool import MATH_VERIFY
 from harness.graders.reasoning import template_opens_reasoning
 from harness.graders.verdict import AMBIGUOUS, MISMATCH, NO_ANSWER
 
@@ -115,23 +115,21 @@ def test_verdicts_match_the_labels_but_for_the_known_misses(rows, statuses):
 def test_accuracy_per_source_beside_plain_math_verify(rows, statuses):
     """The closing note's table: a verdict is right when correct/not correct agrees with the label.
 
-    Plain math-verify is its documented use on the whole response, default extraction, the gold
-    wrapped in ``$...$``; it has no notion of letters, so the multiple-choice lines count as the
-    verdict it gives.
+    Plain math-verify is the second opinion of `regrade --second-opinion` (harness.graders.plain):
+    its default extraction on the whole response, the gold wrapped in ``$...$``, its own letter
+    extraction for multiple choice.
     """
-    from math_verify import parse, verify
-
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    with GradingPool(workers=2, timeout_s=10.0) as pool:
+        plain = pool.grade_many(GradeCase(r["grader"], r["response"], r["gold"], method=MATH_VERIFY) for r in rows)
     table: dict[str, Counter[str]] = {}
-    for row, status in zip(rows, statuses):
+    for row, status, second in zip(rows, statuses, plain):
         counts = table.setdefault(_source(row), Counter())
         truth = row["label"] == "correct"
-        plain = bool(verify(parse(f"${row['gold']}$"), parse(row["response"])))
         counts["items"] += 1
         counts["ours right"] += (status == "correct") == truth
         counts["ours fp"] += status == "correct" and not truth
-        counts["plain right"] += plain == truth
-        counts["plain fp"] += plain and not truth
+        counts["plain right"] += second.correct == truth
+        counts["plain fp"] += second.correct and not truth
     total = sum(table.values(), Counter())
     lines = [f"{'source':28} {'items':>5} {'glm-eval':>9} {'FP':>3} {'math-verify':>12} {'FP':>3}"]
     for name, c in [*sorted(table.items()), ("all", total)]:

@@ -155,12 +155,12 @@ def test_plain_math_verify_grades_in_the_pool_and_refuses_what_it_cannot_read():
 
     with GradingPool(workers=1) as pool:
         first_box, bold, cut = pool.grade_many([
-            GradeCase("math", r"First \boxed{3}, then correcting: \boxed{4}", "4", "stop", MATH_VERIFY),
-            GradeCase("mcq", "**Answer:** (B)", "B", "stop", MATH_VERIFY),
-            GradeCase("integer", r"\boxed{42}", "42", "length", MATH_VERIFY),
+            GradeCase("math", r"First \boxed{3}, then correcting: \boxed{4}", "4", "stop", method=MATH_VERIFY),
+            GradeCase("mcq", "**Answer:** (B)", "B", "stop", method=MATH_VERIFY),
+            GradeCase("integer", r"\boxed{42}", "42", "length", method=MATH_VERIFY),
         ])
         assert (first_box.correct, first_box.extracted) == (False, "3,4"), "math-verify reads every box, glm-eval the last"
         assert (bold.correct, bold.reason) == (False, "no answer found")
         assert (cut.correct, cut.extracted, cut.reason) == (False, "42", "truncated: finish_reason=length")
         with pytest.raises(ValueError, match="no math-verify reading of 'exact' answers"):
-            pool.grade_many([GradeCase("exact", "yes", "yes", None, MATH_VERIFY)])
+            pool.grade_many([GradeCase("exact", "yes", "yes", None, method=MATH_VERIFY)])

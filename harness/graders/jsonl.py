@@ -89,7 +89,7 @@ def grade_file(path: Path, grader: str, out: Path | None, *, reasoning_open: boo
     if reasoning_open is None:
         reasoning_open = template_opens_reasoning(r["response"] for r in records)
     cases = [
-        GradeCase(grader, r["response"], str(r["gold"]), r.get("finish_reason"), reasoning_open) for r in records
+        GradeCase(grader, r["response"], str(r["gold"]), r.get("finish_reason"), reasoning_open=reasoning_open) for r in records
     ]
     with GradingPool() as pool:
         verdicts = pool.grade_many(cases)

@@ -52,7 +52,7 @@ import time
 from collections import deque
 from collections.abc import Collection, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from multiprocessing.connection import Connection
 from types import TracebackType
 
@@ -79,6 +79,7 @@ class GradeCase:
     response: str
     gold: str
     finish_reason: str | None = None
+    _: KW_ONLY
     method: str = RULES
     reasoning_open: bool = False
 
