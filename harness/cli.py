@@ -523,8 +523,8 @@ def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
         for column in ("model", "task", "item", "sample", "old verdict", "new verdict", "reason"):
             table.add_column(column)
         for c in changes:
-            verdict = lambda v: f"{'right' if v['correct'] else 'wrong'} ({v['extracted']})"  # noqa: E731
-            table.add_row(c.model, c.task, c.item_id, str(c.sample), verdict(c.old), verdict(c.new), c.new["reason"])
+            verdict = lambda v: f"{'right' if v.correct else 'wrong'} ({v.extracted})"  # noqa: E731
+            table.add_row(c.model, c.task, c.item_id, str(c.sample), verdict(c.old), verdict(c.new), c.new.reason)
         console.print(table)
     console.print(f"regraded {graded} samples: {len(changes)} verdicts changed; {args.run}/samples.jsonl updated")
     return 0

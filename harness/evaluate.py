@@ -40,7 +40,8 @@ from harness.preflight import check_ids, fit_max_tokens, read_models, says_simul
 from harness.probe import as_manifest, print_probe, probe
 from harness.batch import BatchAPI, BatchRunner
 from harness.progress import ProgressView
-from harness.regrade import verdict_fields
+from harness.records import Manifest, PricingRecord, SampleRow, write_manifest, write_samples
+from harness.regrade import check_of
 from harness.config import load_models, load_providers
 from harness.providers import Provider, resolve_provider
 from harness.pace import Pace
@@ -153,8 +154,8 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
     for note in plan.notes:
         console.print(f"[yellow]note[/yellow]: {note}")
     for task_id, task in plan.tasks.items():
-        if task.provenance.get("note"):
-            console.print(f"[yellow]note[/yellow]: {task_id}: {task.provenance['note']}")
+        if task.provenance.note:
+            console.print(f"[yellow]note[/yellow]: {task_id}: {task.provenance.note}")
     for name, why in plan.skipped.items():
         console.print(f"[yellow]note[/yellow]: {name} left out: {why}")
     budget = make_budget(spec, plan)
@@ -220,19 +221,19 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         try:
             totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged, kit)
             manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
-            manifest["pricing"] = {"preset": pricing(spec, plan.provider)[1]}
+            manifest.pricing = PricingRecord(preset=pricing(spec, plan.provider)[1])
             if simulated_server and not plan.provider.simulated:
-                manifest["simulated"] = True
-                manifest["simulated_because"] = f"the server says it is glm-eval's simulator ({SIMULATOR_HEADER})"
+                manifest.simulated = True
+                manifest.simulated_because = f"the server says it is glm-eval's simulator ({SIMULATOR_HEADER})"
             if probed is not None:
-                manifest["probe"] = probed
+                manifest.probe = probed
             if budget is not None:
-                manifest["budget"] = budget.summary()
+                manifest.budget = budget.summary()
             if judge is not None:
-                manifest["judge"] = {"model": judge.label, "model_id": judge.model_id, "fallback": spec.judge_fallback, "sampling": json.loads(SAMPLING.model_dump_json())}
+                manifest.judge = {"model": judge.label, "model_id": judge.model_id, "fallback": spec.judge_fallback, "sampling": json.loads(SAMPLING.model_dump_json())}
                 if kit:
-                    manifest["judge"]["kit_sampling"] = json.loads(CHECKER_SAMPLING.model_dump_json())
-            results.write_manifest(run_dir, manifest)
+                    manifest.judge["kit_sampling"] = json.loads(CHECKER_SAMPLING.model_dump_json())
+            write_manifest(run_dir, manifest)
         except OSError as exc:
             stopped_by = f" (sending stopped: {outcome.stopped_by})" if outcome.stopped_by else ""
             raise UserError(
@@ -511,35 +512,35 @@ def _write_samples(
         "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "cached_tokens": 0, "judge_changed": 0,
     }
     unknown: set[str] = set()  # token counts some answer lacks: the sum is not the run's
-    tmp = run_dir / (results.SAMPLES + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
+
+    def rows() -> Iterator[SampleRow]:
         for start in range(0, len(plan.jobs), GRADE_BATCH):
             batch = plan.jobs[start : start + GRADE_BATCH]
-            rows = {r.key: r for r in store.get_many([job.key for job in batch])}
+            stored = {r.key: r for r in store.get_many([job.key for job in batch])}
             for job in batch:
-                sample = _sample_row(plan, job, rows.get(job.key), verdicts.get(job.key), outcome)
-                sample["judge"] = judged.get(job.key)
-                if job.key in kit:
-                    sample["zai_kit"] = kit[job.key].steps
-                    sample["checker_reply"] = None if kit[job.key].checker_reply is None else kit[job.key].checker_reply.strip()[:200]
+                sample = _sample_row(plan, job, stored.get(job.key), verdicts.get(job.key), outcome, judged.get(job.key), kit.get(job.key))
                 for name in ("prompt_tokens", "completion_tokens"):
-                    if sample[name] is None and sample["status"] in GRADED:
+                    if getattr(sample, name) is None and sample.status in GRADED:
                         unknown.add(name)
-                    totals[name] += sample[name] or 0
-                totals["reasoning_tokens"] += sample["reasoning_tokens"] or 0
-                totals["cached_tokens"] += sample["cached_tokens"] or 0
+                    totals[name] += getattr(sample, name) or 0
+                totals["reasoning_tokens"] += sample.reasoning_tokens or 0
+                totals["cached_tokens"] += sample.cached_tokens or 0
                 totals["samples"] += 1
-                totals[sample["status"]] += 1
-                totals["correct"] += bool(sample["correct"])
-                totals["judge_changed"] += bool(sample["judge"] and sample["judge"]["changed"])
-                out.write(json.dumps(sample, ensure_ascii=False) + "\n")
-    tmp.replace(run_dir / results.SAMPLES)
+                totals[sample.status] += 1
+                totals["correct"] += sample.correct
+                totals["judge_changed"] += bool(sample.judge and sample.judge["changed"])
+                yield sample
+
+    write_samples(run_dir, rows())
     for name in unknown:  # usage was absent from some answers (a server that sends none): unknown, never 0
         totals[name] = None
     return totals
 
 
-def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdict | None, outcome: Outcome) -> dict[str, Any]:
+def _sample_row(
+    plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdict | None, outcome: Outcome, judged: dict[str, Any] | None,
+    kit: zaikit.KitVerdict | None,
+) -> SampleRow:
     item = plan.item(job)
     prompt = plan.prompt(job)
     if row is not None and row.status == FILTERED:
@@ -551,7 +552,7 @@ def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdi
     else:
         status = "truncated" if row.finish_reason in TRUNCATED else "ok"
         error = None
-    sample: dict[str, Any] = {
+    fields: dict[str, Any] = {
         "model": job.model,
         "model_id": job.model_id,
         "provider": plan.provider.name,
@@ -560,7 +561,7 @@ def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdi
         "sample": job.sample,
         "key": job.key,
         "status": status,
-        **verdict_fields(verdict),
+        **check_of(verdict).model_dump(),
         "gold": prompt.gold,
         "finish_reason": row.finish_reason if row is not None else None,
         "response": row.content if row is not None else None,
@@ -579,17 +580,19 @@ def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, verdict: Verdi
         "via": (row.via or "interactive") if row is not None and row.status != FAILED else None,
         "error": error,
         "choice_order": list(prompt.choice_order) if prompt.choice_order else None,
+        "judge": judged,
     }
-    for name, value in item.extra.items():
-        sample.setdefault(name, value)
-    return sample
+    if kit is not None:
+        fields["zai_kit"] = kit.steps
+        fields["checker_reply"] = None if kit.checker_reply is None else kit.checker_reply.strip()[:200]
+    return SampleRow(**{name: value for name, value in item.extra.items() if name not in fields}, **fields)
 
 
 def _manifest(
     spec: RunSpec, plan: Plan, argv: list[str], started: datetime, wall_s: float, outcome: Outcome, totals: dict[str, Any], run_dir: Path
-) -> dict[str, Any]:
+) -> Manifest:
     provider = plan.provider
-    return {
+    return Manifest.model_validate({
         "run_id": run_dir.name,
         "simulated": provider.simulated,
         "command": ["glm-eval", *argv],
@@ -630,4 +633,4 @@ def _manifest(
         "stopped_by": outcome.stopped_by,
         "skipped_tasks": plan.skipped,
         "host": {"platform": sys.platform, "cpus": os.cpu_count()},
-    }
+    })

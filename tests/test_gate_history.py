@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from harness import results, stats
+from harness import records, results, stats
 from harness.gate.history import COLUMNS, gather
 from harness.gate.trend import SIZE
 from test_gate import gate
@@ -22,13 +22,13 @@ TASKS = ("math500", "gpqa_diamond")
 def dated_run(root: Path, name: str, day: int, simulated: bool = True, n_items: int = 30) -> Path:
     run = make_run(root, name, models=MODELS, tasks=TASKS, seed=day, simulated=simulated,
                    provider="simulated" if simulated else "zai", n_items=n_items)
-    manifest = results.read_manifest(run)
-    manifest["started"] = f"2025-09-{day:02d}T08:30:00+00:00"
-    manifest["git_commit"] = f"{day:02d}" + "ab" * 19
+    manifest = records.read_manifest(run)
+    manifest.started = f"2025-09-{day:02d}T08:30:00+00:00"
+    manifest.git_commit = f"{day:02d}" + "ab" * 19
     if n_items != 30:
-        for record in manifest["tasks"].values():
-            record["fingerprint"] = "e" * 64
-    results.write_manifest(run, manifest)
+        for record in manifest.tasks.values():
+            record.fingerprint = "e" * 64
+    records.write_manifest(run, manifest)
     return run
 
 

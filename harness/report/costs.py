@@ -94,7 +94,7 @@ def preset_of(run: Run, price_as: str | None = None) -> str | None:
     """The preset that prices a run in a report: `price_as` when given, else the one the run was priced
     with (`glm-eval run --price-as`), else SIMULATED_PRESET for a simulated run, else None (the
     provider's own, found per row by cost.row_costs)."""
-    return price_as or run.manifest.get("spec", {}).get("price_as") or (SIMULATED_PRESET if run.simulated else None)
+    return price_as or run.manifest.price_as or (SIMULATED_PRESET if run.simulated else None)
 
 
 def _rows_used(run: Run, book: cost.PriceBook, preset: str | None) -> set[tuple[str, str]]:

@@ -72,7 +72,7 @@ def collect(
         reference=published,
         reference_rows=reference_comparison(runs, summary, published),
         throughput={
-            run.name: stats.throughput(run.scores, float(run.manifest["wall_s"])) if (run.manifest.get("wall_s") or 0) > 0 else None
+            run.name: stats.throughput(run.scores, run.manifest.wall_s) if (run.manifest.wall_s or 0) > 0 else None
             for run in runs.runs
         },
         providers=audit(runs, summary, costs) if is_audit(runs) else None,
@@ -89,7 +89,7 @@ def _cap_curves(runs: Runs, prices: Path, price_as: str | None) -> pd.DataFrame:
         book = None
     frames = []
     for run in runs.runs:
-        max_tokens = int((run.manifest.get("sampling") or {}).get("max_tokens") or 0)
+        max_tokens = int(run.manifest.sampling.get("max_tokens") or 0)
         if max_tokens <= 0:
             continue
         preset = preset_of(run, price_as)
