@@ -532,7 +532,8 @@ def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from harness import results, stats
-    from harness.cost import PriceError, estimate_run_cost, load_prices
+    from harness.cost import PriceError, estimate_run_cost, load_prices, run_preset
+    from harness.records import read_manifest
 
     run = args.run or results.latest_run_with(args.task)
     scores = results.read_samples(run)
@@ -575,7 +576,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
         )
     book = load_prices()
     provider = str(scores["provider"].iloc[0])
-    preset = args.price_as or book.preset_for(provider)
+    preset = run_preset(book, read_manifest(run), args.price_as)
     if preset is None:
         console.print(f"cost: provider {provider} has no prices; add --price-as PRESET ({', '.join(book.presets)})")
         return 0

@@ -28,7 +28,7 @@ from rich.console import Console
 from harness import results, zaikit
 from harness.budget import Budget
 from harness.client import TRUNCATED, ChatClient
-from harness.cost import PriceBook, load_prices
+from harness.cost import PriceBook, load_prices, preset_of, run_preset
 from harness.errors import ProviderError, UserError
 from harness.graders import GradeCase, GradingPool, Verdict
 from harness.judge import SAMPLING, Judge, JudgeJob, equivalence_job, letter_job, resolve_judge
@@ -105,9 +105,9 @@ def prepare(
 
 
 def pricing(spec: RunSpec, provider: Provider) -> tuple[PriceBook, str | None]:
-    """The price list and the preset that prices this run (`--price-as`, else the provider's own)."""
+    """The price list and the preset that prices this run (cost.preset_of)."""
     book = load_prices()
-    preset = spec.price_as or book.preset_for(provider.preset)
+    preset = preset_of(book, provider.preset, provider.simulated, spec.price_as)
     if preset is not None and preset not in book.presets:
         raise UserError(f"--price-as {preset}: no such preset in configs/prices.yaml; presets: {', '.join(book.presets)}")
     return book, preset
@@ -221,10 +221,10 @@ def execute(spec: RunSpec, argv: list[str], console: Console, allow_builtin_samp
         try:
             totals = _write_samples(plan, store, run_dir, outcome, verdicts, judged, kit)
             manifest = _manifest(spec, plan, argv, started, wall_s, outcome, totals, run_dir)
-            manifest.pricing = PricingRecord(preset=pricing(spec, plan.provider)[1])
             if simulated_server and not plan.provider.simulated:
                 manifest.simulated = True
                 manifest.simulated_because = f"the server says it is glm-eval's simulator ({SIMULATOR_HEADER})"
+            manifest.pricing = PricingRecord(preset=run_preset(load_prices(), manifest))
             if probed is not None:
                 manifest.probe = probed
             if budget is not None:

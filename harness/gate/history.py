@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import results, stats
-from harness.cost import UNPRICED, PriceBook, PriceError, cost_summary, load_prices
+from harness.cost import UNPRICED, PriceBook, PriceError, cost_summary, load_prices, run_preset
 from harness.errors import UserError
 from harness.gate.order import task_rank, variant_rank
 from harness.report.runs import Run, load_run
@@ -60,7 +60,7 @@ def _rows(run: Run, name: str, book: PriceBook) -> pd.DataFrame:
     manifest = run.manifest
     summary = stats.summarize(run.scores, n_resamples=200)[["model", "task", "n_items", "k", "accuracy", "ci_low", "ci_high"]]
     try:
-        costs = cost_summary(run.scores, book, manifest.pricing.preset if manifest.pricing else None)[["model", "task", "cost", "currency", "priced_as"]]
+        costs = cost_summary(run.scores, book, run_preset(book, manifest))[["model", "task", "cost", "currency", "priced_as"]]
         costs["cost"] = costs["cost"].where(costs["priced_as"] != UNPRICED)
     except PriceError:  # e.g. a preset the price file no longer has: the history still has the scores
         costs = summary[["model", "task"]].assign(cost=float("nan"), currency=None, priced_as="unknown")
