@@ -23,6 +23,7 @@ from harness import evaluate
 from harness.config import validate
 from harness.records import Manifest, read_manifest
 from harness.runspec import RunSpec, load_suite
+from harness.runview import RunView
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def run_spec(spec: RunSpec, argv: list[str], console: Console, report: bool = Tr
     from harness.report.figures import collect
     from harness.report.runs import load_runs
 
-    result = evaluate.execute(spec, argv, console, allow_builtin_sample)
+    result = evaluate.execute(spec, argv, RunView(console), allow_builtin_sample)
     figures = collect(load_runs([result.run_dir]))
     files = write_figures(figures, default_folder(figures.runs)) if report else []
     folder = files[0].parent if files else None

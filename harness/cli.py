@@ -329,13 +329,14 @@ def _run_paired(args: argparse.Namespace, console: Console, out: Path, specs: li
                 tables: Callable[[Any], list[Any]]) -> int:
     """Run each spec in turn under `out`, print `tables` of the pair, and write one report of both."""
     from harness import evaluate
+    from harness.runview import RunView
 
     if args.dry_run:
         return _print_plans(specs, console)
     codes = []
     for one, title in zip(specs, titles):
         console.rule(title)
-        codes.append(evaluate.execute(one, sys.argv[1:], console).exit_code)
+        codes.append(evaluate.execute(one, sys.argv[1:], RunView(console)).exit_code)
     from harness.report import write_report
     from harness.report.figures import collect
     from harness.report.runs import load_runs
