@@ -3,9 +3,8 @@
     python bench/harness_probe.py run --provider simulated ...      # same arguments as glm-eval
 
 Nothing in the harness changes: the probe wraps the phases of `harness.evaluate.execute`
-(`_send`: runner, client, store, progress display, and grading started as answers arrive;
-`_Grading.finish`, the grading left after sending, or the older `_grade`; `_write_samples`;
-`_judge`) and `harness.cli._finish` (report files and the summary table at the end), to
+(`Sender.send`: runner, client, store, and grading started as answers arrive;
+`Grading.finish`, the grading left after sending; `write_run`, the run folder; `judge`) and `harness.cli._finish` (report files and the summary table at the end), to
 note the wall time, this process's CPU and its RSS when each starts and ends. Environment:
 
 - GLM_BENCH_PHASES=path: write {"import": ..., "send": ..., "grade": ..., "lag": ...} there as JSON;
@@ -82,8 +81,9 @@ def _phase(name: str, func):  # type: ignore[no-untyped-def]
     return wrapped
 
 
-# The phases of harness.evaluate.execute as they are named now (and as they were named before).
-PHASE_FUNCTIONS = ("_send", "_grade", "_judge", "_write_samples", "_grade_and_write")
+# The phases of harness.evaluate.execute: (module, attribute, phase name); a class attribute is a method.
+PHASE_FUNCTIONS = (("send", "Sender.send", "send"), ("grade", "Grading.finish", "grade"), ("run", "judge", "judge"),
+                   ("run", "write_run", "write_samples"))
 
 
 _real_run = asyncio.run
@@ -116,18 +116,22 @@ def main() -> int:
         import tracemalloc
 
         tracemalloc.start(1)
-    from harness import cli, evaluate
+    import importlib
+
+    from harness import cli
+    from harness.evaluate import send
 
     PHASES["import"] = {"wall_s": time.perf_counter() - T0, "cpu_s": time.process_time() - CPU0}
-    for function in PHASE_FUNCTIONS:
-        if hasattr(evaluate, function):
-            setattr(evaluate, function, _phase(function.strip("_"), getattr(evaluate, function)))
-    if hasattr(evaluate, "_Grading"):  # grading runs while sending; this is what is left after it
-        evaluate._Grading.finish = _phase("grade", evaluate._Grading.finish)  # type: ignore[attr-defined]
+    for module_name, attribute, name in PHASE_FUNCTIONS:  # Grading.finish: what is left of grading after sending
+        owner = importlib.import_module(f"harness.evaluate.{module_name}")
+        *path, function = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, function, _phase(name, getattr(owner, function)))
     if hasattr(cli, "_finish"):  # the end of a run: report files and the summary table (reads samples.jsonl)
         cli._finish = _phase("finish", cli._finish)  # type: ignore[attr-defined]
     if os.environ.get("GLM_BENCH_LAG"):
-        evaluate.asyncio.run = _run_with_lag  # type: ignore[attr-defined]  # the harness's one asyncio.run
+        send.asyncio.run = _run_with_lag  # type: ignore[attr-defined]  # the harness's one asyncio.run
     try:
         return cli.main(sys.argv[1:])
     finally:

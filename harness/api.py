@@ -21,14 +21,16 @@ from rich.console import Console
 
 from harness import evaluate
 from harness.config import validate
+from harness.records import Manifest, read_manifest
 from harness.runspec import RunSpec, load_suite
+from harness.runview import RunView
 
 
 @dataclass(frozen=True)
 class Results:
     run_dir: Path
     exit_code: int  # as `glm-eval run` exits: 0 complete, 1 incomplete (see the README)
-    manifest: dict[str, Any]
+    manifest: Manifest
     samples: pd.DataFrame  # one row per model x task x item x sample (samples.jsonl)
     summary: pd.DataFrame  # per model x task: accuracy, its intervals, pass@k, maj@k, shares (stats.summarize)
     usage: pd.DataFrame  # per model x task: tokens and latency (stats.usage_summary)
@@ -55,12 +57,11 @@ def run(suite: Path | str | None = None, *, report: bool = True, console: Consol
 def run_spec(spec: RunSpec, argv: list[str], console: Console, report: bool = True, allow_builtin_sample: bool = False) -> Results:
     """The run behind `glm-eval run` and `glm-eval demo`: send, grade, write the run folder and, when
     `report`, the report; print the summary on `console`."""
-    from harness import results  # noqa: PLC0415  (the report stack loads matplotlib: only when a run is made)
-    from harness.report import default_folder, print_summary, write_figures
+    from harness.report import default_folder, print_summary, write_figures  # noqa: PLC0415  (the report stack loads matplotlib: only when a run is made)
     from harness.report.figures import collect
     from harness.report.runs import load_runs
 
-    result = evaluate.execute(spec, argv, console, allow_builtin_sample)
+    result = evaluate.execute(spec, argv, RunView(console), allow_builtin_sample)
     figures = collect(load_runs([result.run_dir]))
     files = write_figures(figures, default_folder(figures.runs)) if report else []
     folder = files[0].parent if files else None
@@ -69,7 +70,7 @@ def run_spec(spec: RunSpec, argv: list[str], console: Console, report: bool = Tr
     return Results(
         run_dir=result.run_dir,
         exit_code=result.exit_code,
-        manifest=results.read_manifest(result.run_dir),
+        manifest=read_manifest(result.run_dir),
         samples=figures.runs.scores,
         summary=figures.summary,
         usage=figures.usage,

@@ -340,13 +340,14 @@ def _run_paired(args: argparse.Namespace, console: Console, out: Path, specs: li
                 tables: Callable[[Any], list[Any]]) -> int:
     """Run each spec in turn under `out`, print `tables` of the pair, and write one report of both."""
     from harness import evaluate
+    from harness.runview import RunView
 
     if args.dry_run:
         return _print_plans(specs, console)
     codes = []
     for one, title in zip(specs, titles):
         console.rule(title)
-        codes.append(evaluate.execute(one, sys.argv[1:], console).exit_code)
+        codes.append(evaluate.execute(one, sys.argv[1:], RunView(console)).exit_code)
     from harness.report import write_report
     from harness.report.figures import collect
     from harness.report.runs import load_runs
@@ -543,8 +544,8 @@ def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
         for column in ("model", "task", "item", "sample", "old verdict", "new verdict", "reason"):
             table.add_column(column)
         for c in changes:
-            verdict = lambda v: f"{'right' if v['correct'] else 'wrong'} ({v['extracted']})"  # noqa: E731
-            table.add_row(c.model, c.task, c.item_id, str(c.sample), verdict(c.old), verdict(c.new), c.new["reason"])
+            verdict = lambda v: f"{'right' if v.correct else 'wrong'} ({v.extracted})"  # noqa: E731
+            table.add_row(c.model, c.task, c.item_id, str(c.sample), verdict(c.old), verdict(c.new), c.new.reason)
         console.print(table)
     console.print(f"regraded {graded} samples: {len(changes)} verdicts changed; {args.run}/samples.jsonl updated")
     if changes and (args.run / FILE).exists():
@@ -605,7 +606,8 @@ def _second_opinion(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from harness import results, stats
-    from harness.cost import PriceError, estimate_run_cost, load_prices
+    from harness.cost import PriceError, estimate_run_cost, load_prices, run_preset
+    from harness.records import read_manifest
 
     run = args.run or results.latest_run_with(args.task)
     scores = results.read_samples(run)
@@ -648,7 +650,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
         )
     book = load_prices()
     provider = str(scores["provider"].iloc[0])
-    preset = args.price_as or book.preset_for(provider)
+    preset = run_preset(book, read_manifest(run), args.price_as)
     if preset is None:
         console.print(f"cost: provider {provider} has no prices; add --price-as PRESET ({', '.join(book.presets)})")
         return 0

@@ -44,6 +44,7 @@ from pydantic import (
 from harness.config import load
 from harness.paths import PRICES
 from harness.errors import UserError
+from harness.records import Manifest
 from harness.stats.items import GROUP_KEYS, graded_mask, require_columns
 
 DEFAULT_PRICES = PRICES
@@ -58,6 +59,7 @@ class PriceError(UserError):
 STALE_AFTER_DAYS = 90  # a price row older than this is said to be old wherever it is used
 REPORTED = "reported"  # priced_as of a row whose only price is the one its provider reported
 REPORTED_CURRENCY = "USD"  # OpenRouter's usage.cost is in credits, one credit a US dollar
+SIMULATED_PRESET = "cometapi"  # a simulated run has no bill: its tokens are priced as this real provider's
 
 
 class ModelPrice(BaseModel):
@@ -236,6 +238,25 @@ def load_prices(path: Path | str = DEFAULT_PRICES) -> PriceBook:
         raise PriceError(str(error)) from None
     book._path = str(path)
     return book
+
+
+def preset_of(book: PriceBook, provider: str | None, simulated: bool, price_as: str | None = None) -> str | None:
+    """The one rule for the preset that prices a run, wherever it is priced (its --max-cost and dry
+    run, its manifest, its report, the history, `glm-eval plan`), so that a run costs the same
+    everywhere: `price_as` when given, else the provider's preset, else SIMULATED_PRESET for a
+    simulated run (when the price file has it), else None: unpriced."""
+    if price_as:
+        return price_as
+    preset = book.preset_for(provider) if provider else None
+    if preset is None and simulated and SIMULATED_PRESET in book.presets:
+        return SIMULATED_PRESET
+    return preset
+
+
+def run_preset(book: PriceBook, manifest: Manifest, price_as: str | None = None) -> str | None:
+    """preset_of for a finished run: `price_as` over the one the run was told (`run --price-as`)."""
+    provider = manifest.provider.preset or manifest.provider.name
+    return preset_of(book, provider, manifest.simulated, price_as or manifest.price_as)
 
 
 def request_cost(

@@ -6,23 +6,20 @@ needs no network and no store, and a grader change can be judged on old runs for
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from harness import results
 from harness.errors import UserError
 from harness.graders import GradeCase, GradingPool, Verdict
+from harness.records import MANIFEST, SAMPLES, CheckResult, Manifest, SampleRow, read_manifest, read_sample_rows, write_samples
 from harness.stats.items import GRADED
 
 
-
-def verdict_fields(verdict: Verdict | None) -> dict[str, Any]:
+def check_of(verdict: Verdict | None) -> CheckResult:
     """The sample fields a verdict fills; a sample with no response has none to fill."""
     if verdict is None:
-        return {"correct": False, "extracted": None, "normalized": None, "reason": "request failed"}
-    return {"correct": bool(verdict.correct), "extracted": verdict.extracted, "normalized": verdict.normalized, "reason": verdict.reason}
+        return CheckResult(correct=False, reason="request failed")
+    return CheckResult(correct=bool(verdict.correct), extracted=verdict.extracted, normalized=verdict.normalized, reason=verdict.reason)
 
 
 @dataclass(frozen=True)
@@ -31,35 +28,36 @@ class Change:
     task: str
     item_id: str
     sample: int
-    old: dict[str, Any]
-    new: dict[str, Any]
+    old: CheckResult
+    new: CheckResult
 
 
 @dataclass(frozen=True)
 class RunSamples:
-    """A run folder's sample lines as written, those graded (answered: ok or truncated), and each task's grader."""
+    """A run folder's sample rows as written, the positions of those graded (answered: ok or
+    truncated), and each task's grader: what regrading and a second opinion both start from."""
 
-    manifest: dict[str, Any]
-    rows: list[dict[str, Any]]
-    graded: list[dict[str, Any]]
+    manifest: Manifest
+    rows: list[SampleRow]
+    graded: list[int]
     graders: dict[str, str]
 
 
 def graded_samples(run_dir: Path) -> RunSamples:
     """Read a run folder for grading again; one that is not a run's, or records no graders, is
     refused saying what to give instead."""
-    manifest_path = run_dir / results.MANIFEST
+    manifest_path = run_dir / MANIFEST
     if not manifest_path.exists():
-        raise UserError(f"{run_dir} is not a run folder (no {results.MANIFEST}); give the folder a run wrote")
-    if not (run_dir / results.SAMPLES).is_file():
-        raise UserError(f"{run_dir} has no {results.SAMPLES}: nothing to regrade; give the folder `glm-eval run --out DIR` wrote")
-    manifest = results.read_manifest(run_dir)
-    if not isinstance(manifest.get("tasks"), dict):
+        raise UserError(f"{run_dir} is not a run folder (no {MANIFEST}); give the folder a run wrote")
+    if not (run_dir / SAMPLES).is_file():
+        raise UserError(f"{run_dir} has no {SAMPLES}: nothing to regrade; give the folder `glm-eval run --out DIR` wrote")
+    manifest = read_manifest(run_dir)
+    if not manifest.tasks:
         raise UserError(f"{manifest_path} records no tasks, so their graders are unknown; give the folder a run wrote")
-    graders = {task: info.get("grader") for task, info in manifest["tasks"].items()}
-    rows = [json.loads(line) for line in (run_dir / results.SAMPLES).read_text(encoding="utf-8").splitlines() if line.strip()]
-    graded = [row for row in rows if row["status"] in GRADED]
-    unknown = sorted({row["task"] for row in graded if not graders.get(row["task"])})
+    graders = {task: info.grader for task, info in manifest.tasks.items() if info.grader}
+    rows = list(read_sample_rows(run_dir))
+    graded = [i for i, row in enumerate(rows) if row.status in GRADED]
+    unknown = sorted({rows[i].task for i in graded if rows[i].task not in graders})
     if unknown:
         raise UserError(f"{manifest_path}: no grader recorded for task(s) {', '.join(unknown)}; rerun the task to record one")
     return RunSamples(manifest, rows, graded, graders)
@@ -70,18 +68,15 @@ def regrade(run_dir: Path) -> tuple[int, list[Change]]:
     run = graded_samples(run_dir)
     rows, graders = run.rows, run.graders
     # A judge's or the kit's checker's verdicts are not the rules' to redo: `run --cache-only` asks again.
-    by_rules = {task for task, info in run.manifest["tasks"].items() if info.get("answer_reader", "rules") == "rules"}
-    graded = [row for row in run.graded if row["task"] in by_rules and not row.get("judge")]
+    by_rules = {task for task, info in run.manifest.tasks.items() if info.answer_reader == "rules"}
+    graded = [i for i in run.graded if rows[i].task in by_rules and not rows[i].judge]
     with GradingPool() as pool:
-        verdicts = pool.grade_many(GradeCase(graders[r["task"]], r["response"] or "", r["gold"], r["finish_reason"]) for r in graded)
+        verdicts = pool.grade_many(GradeCase(graders[rows[i].task], rows[i].response or "", rows[i].gold or "", rows[i].finish_reason) for i in graded)
     changes: list[Change] = []
-    for row, verdict in zip(graded, verdicts):
-        new = verdict_fields(verdict)
-        old = {name: row.get(name) for name in new}
-        if old != new:
-            changes.append(Change(row["model"], row["task"], row["item_id"], row["sample"], old, new))
-            row.update(new)
-    tmp = run_dir / (results.SAMPLES + ".tmp")
-    tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    tmp.replace(run_dir / results.SAMPLES)
+    for i, verdict in zip(graded, verdicts):
+        row, new = rows[i], check_of(verdict)
+        if row.check != new:
+            changes.append(Change(row.model, row.task, row.item_id, row.sample, row.check, new))
+            rows[i] = row.with_check(new)
+    write_samples(run_dir, rows)
     return len(graded), changes

@@ -1,5 +1,5 @@
-"""A run's folder: manifest.json (what ran, on what, with what) and samples.jsonl (one line per
-model x task x item x sample). Reports, checks and regrading read only these two files."""
+"""A run's folder as the reports read it: samples.jsonl as the scores frame, and the facts a
+manifest records about the machine (harness.records holds the manifest and sample rows)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ from pandas.api.types import infer_dtype
 
 from harness.errors import UserError
 from harness.paths import HOME, RESULTS
+from harness.records import MANIFEST, SAMPLES, read_manifest
 
-MANIFEST = "manifest.json"
-SAMPLES = "samples.jsonl"
 # Fields no report, statistic or check reads, left out of the scores frame: the answer text and
 # the request key are most of a line's bytes.
 UNREAD = ("response", "key")
@@ -53,22 +52,11 @@ def git_commit() -> str | None:
         return None
 
 
-def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
-    path = run_dir / MANIFEST
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
-
-
 def latest_run_with(task: str, root: Path = RESULTS) -> Path:
     """The newest run folder under `root` whose manifest lists `task`."""
     runs = sorted((m.parent for m in root.glob(f"*/{MANIFEST}")), key=lambda d: (d / MANIFEST).stat().st_mtime, reverse=True)
     for run in runs:
-        if task in read_manifest(run).get("tasks", {}):
+        if task in read_manifest(run).tasks:
             return run
     raise UserError(f"no run under {root}/ has task {task}; run it first (with --samples 2 or more) or give --run RUN")
 

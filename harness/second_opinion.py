@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from rich.console import Console
@@ -26,7 +25,9 @@ from harness.graders.pool import MATH_VERIFY
 from harness.graders.verdict import TRUNCATED
 from harness.judge import JudgeJob, letter_job, reading_job, resolve_judge
 from harness.judge import apply as judge_apply
+from harness.records import SampleRow
 from harness.regrade import RunSamples, graded_samples
+from harness.runview import RunView
 from harness.runspec import RunSpec
 from harness.stats.items import GROUP_KEYS, per_item
 from harness.store import Store, StoreLock
@@ -67,13 +68,13 @@ def second_opinion(run_dir: Path, method: str, console: Console, judge: str | No
     without = {
         task: f"its grader ({grader}) has no {method} reading: {method} reads {', '.join(readable)} answers"
         for task, grader in run.graders.items()
-        if grader not in readable and any(row["task"] == task for row in run.graded)
+        if grader not in readable and any(run.rows[i].task == task for i in run.graded)
     }
-    rows = [row for row in run.graded if row["task"] not in without]
+    rows = [run.rows[i] for i in run.graded if run.rows[i].task not in without]
     if method == MATH_VERIFY:
         with GradingPool() as pool:
             verdicts = pool.grade_many(
-                GradeCase(run.graders[r["task"]], r["response"] or "", r["gold"], r["finish_reason"], method=MATH_VERIFY) for r in rows
+                GradeCase(run.graders[r.task], r.response or "", r.gold or "", r.finish_reason, method=MATH_VERIFY) for r in rows
             )
         return Opinion(MATH_VERIFY, _frame(MATH_VERIFY, rows, verdicts), without)
     assert judge is not None
@@ -124,14 +125,14 @@ def disagreement_rates(samples: pd.DataFrame) -> pd.DataFrame:
     return rates[RATE_COLUMNS]
 
 
-def _frame(method: str, rows: list[dict[str, Any]], verdicts: list[Verdict]) -> pd.DataFrame:
+def _frame(method: str, rows: list[SampleRow], verdicts: list[Verdict]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "method": method, "model": r["model"], "task": r["task"], "item_id": str(r["item_id"]), "sample": r["sample"],
-                "status": r["status"], "glm_eval_correct": bool(r["correct"]), "glm_eval_extracted": r.get("extracted"),
-                "glm_eval_reason": r.get("reason"), "second_correct": v.correct, "second_extracted": v.extracted,
-                "second_reason": v.reason, "agree": bool(r["correct"]) == v.correct,
+                "method": method, "model": r.model, "task": r.task, "item_id": r.item_id, "sample": r.sample,
+                "status": r.status, "glm_eval_correct": r.correct, "glm_eval_extracted": r.extracted,
+                "glm_eval_reason": r.reason, "second_correct": v.correct, "second_extracted": v.extracted,
+                "second_reason": v.reason, "agree": r.correct == v.correct,
             }
             for r, v in zip(rows, verdicts)
         ],
@@ -140,12 +141,12 @@ def _frame(method: str, rows: list[dict[str, Any]], verdicts: list[Verdict]) -> 
 
 
 def _judged(
-    run_dir: Path, run: RunSamples, rows: list[dict[str, Any]], judge_spec: str, data_dir: Path | None, console: Console
+    run_dir: Path, run: RunSamples, rows: list[SampleRow], judge_spec: str, data_dir: Path | None, console: Console
 ) -> tuple[str, list[Verdict | None]]:
     """The judge's verdict on each row, None where its request failed (not a wrong answer). The
     prompts are rebuilt from the run's manifest (the same items, so the same request keys), and
     the judge's answers go through the run's store: a second audit of the same run sends nothing."""
-    fields = {**(run.manifest.get("spec") or {}), "cache_only": False}
+    fields = {**run.manifest.spec, "cache_only": False}
     if data_dir is not None:
         fields["data_dir"] = data_dir
     spec = validate(fields, RunSpec, f"{run_dir}/manifest.json (spec)")
@@ -154,26 +155,26 @@ def _judged(
     jobs = {job.key: job for job in plan.jobs}
     questions: dict[str, JudgeJob] = {}
     for row in rows:
-        job = jobs.get(row["key"])
+        job = jobs.get(row.key or "")
         if job is None:
             raise UserError(
-                f"{run_dir}: sample {row['model']} {row['task']} item {row['item_id']} #{row['sample']} is not in the plan its manifest "
+                f"{run_dir}: sample {row.model} {row.task} item {row.item_id} #{row.sample} is not in the plan its manifest "
                 f"rebuilds (the task's data changed?); give --data-dir the data the run read"
             )
-        if row["finish_reason"] == "length":
+        if row.finish_reason == "length":
             continue  # a truncated answer is wrong whoever reads it
-        response = row["response"] or ""
-        if run.graders[row["task"]] == "mcq":
-            questions[row["key"]] = letter_job(judge, job, plan.prompt(job).messages[-1]["content"], response)
+        response = row.response or ""
+        if run.graders[row.task] == "mcq":
+            questions[job.key] = letter_job(judge, job, plan.prompt(job).messages[-1]["content"], response)
         else:
-            questions[row["key"]] = reading_job(judge, job, plan.item(job).question, str(row["gold"]), response)
-    store_path = Path(spec.store or run.manifest.get("store") or evaluate.store_path(spec))
+            questions[job.key] = reading_job(judge, job, plan.item(job).question, str(row.gold), response)
+    store_path = Path(spec.store or run.manifest.store or evaluate.store_path(spec))
     with StoreLock(store_path, ["glm-eval", *sys.argv[1:]]), Store(store_path) as store:
-        answers = evaluate.judge_answers(spec, plan, judge, list(questions.values()), store, run_dir, console)
+        answers = evaluate.judge_answers(spec, plan, judge, list(questions.values()), store, run_dir, RunView(console))
     verdicts: list[Verdict | None] = []
     for row in rows:
-        truncated = Verdict(False, None, None, str(row["gold"]), TRUNCATED)
-        q = questions.get(row["key"])
+        truncated = Verdict(False, None, None, str(row.gold), TRUNCATED)
+        q = questions.get(row.key or "")
         if q is None:
             verdicts.append(truncated)
         elif q.job.key not in answers:

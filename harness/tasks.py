@@ -25,6 +25,7 @@ from harness.config import Strict, load
 from harness.errors import UserError
 from harness.graders import GRADERS
 from harness.paths import TASKS
+from harness.records import TaskRecord
 
 LETTERS = "ABCD"
 SUBSET_SALT = "glm-eval-subset"
@@ -132,7 +133,7 @@ class Prompt:
 class Task:
     spec: TaskSpec
     items: list[Item]
-    provenance: dict[str, Any]
+    provenance: TaskRecord
 
     @property
     def id(self) -> str:
@@ -247,16 +248,14 @@ def load_task(
             "file": str(BUILTIN_SAMPLE.name),
         }
     items = [_item(spec, spec_path, row, n) for n, row in enumerate(rows)]
-    provenance["rows"] = len(items)
+    rows_in_set = len(items)
     items = select(items, limit, item_ids, spec.id)
-    provenance["rows_used"] = len(items)
-    provenance["fingerprint"] = fingerprint(items)
-    provenance["prompt_sha256"] = hashlib.sha256(spec.prompt.template.encode()).hexdigest()
-    provenance["prompt_source"] = spec.prompt.source
-    provenance["grader"] = spec.grader
-    provenance["protocol"] = spec.protocol
-    provenance["answer_reader"] = spec.answer_reader
-    return Task(spec=spec, items=items, provenance=provenance)
+    record = TaskRecord(
+        **provenance, rows=rows_in_set, rows_used=len(items), fingerprint=fingerprint(items),
+        prompt_sha256=hashlib.sha256(spec.prompt.template.encode()).hexdigest(), prompt_source=spec.prompt.source,
+        grader=spec.grader, protocol=spec.protocol, answer_reader=spec.answer_reader,
+    )
+    return Task(spec=spec, items=items, provenance=record)
 
 
 def select(items: list[Item], limit: int | None, item_ids: list[str] | None, task: str) -> list[Item]:

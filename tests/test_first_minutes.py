@@ -17,7 +17,7 @@ def test_the_built_in_sample_is_its_own_task_never_math500(tmp_path: Path, monke
     monkeypatch.delenv("GLM_EVAL_DATA_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     task = load_task("math500", None, allow_builtin_sample=True)
-    assert task.id == SAMPLE_TASK and task.provenance["instead_of"] == "math500" and len(task.items) == 20
+    assert task.id == SAMPLE_TASK and task.provenance.instead_of == "math500" and len(task.items) == 20
     assert main(["demo", "--out", str(tmp_path / "demo"), "--limit", "5"]) == 0
     summary = (tmp_path / "demo" / "report" / "summary.md").read_text()
     assert "MATH-style sample (built in)" in summary
@@ -129,7 +129,7 @@ def test_the_python_api_runs_an_evaluation_and_returns_its_tables(mirror: Path, 
 
     results = api.run(provider="simulated", models="glm-4.5,glm-4.5-air", tasks=["math500"], limit=6, samples=1,
                       data_dir=mirror, out=tmp_path / "r", store=tmp_path / "s.sqlite", report=False)
-    assert results.complete and results.report is None and results.manifest["simulated"] is True
+    assert results.complete and results.report is None and results.manifest.simulated is True
     assert len(results.samples) == 12 and set(results.summary["model"]) == {"glm-4.5", "glm-4.5-air"}
     assert results.summary["accuracy"].between(0, 1).all()
     with pytest.raises(TypeError, match="unknown setting"):

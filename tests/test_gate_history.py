@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from harness import results, stats
+from harness import records, results, stats
 from harness.gate.history import COLUMNS, gather
 from harness.gate.trend import SIZE
 from test_gate import gate
@@ -22,13 +22,13 @@ TASKS = ("math500", "gpqa_diamond")
 def dated_run(root: Path, name: str, day: int, simulated: bool = True, n_items: int = 30) -> Path:
     run = make_run(root, name, models=MODELS, tasks=TASKS, seed=day, simulated=simulated,
                    provider="simulated" if simulated else "zai", n_items=n_items)
-    manifest = results.read_manifest(run)
-    manifest["started"] = f"2025-09-{day:02d}T08:30:00+00:00"
-    manifest["git_commit"] = f"{day:02d}" + "ab" * 19
+    manifest = records.read_manifest(run)
+    manifest.started = f"2025-09-{day:02d}T08:30:00+00:00"
+    manifest.git_commit = f"{day:02d}" + "ab" * 19
     if n_items != 30:
-        for record in manifest["tasks"].values():
-            record["fingerprint"] = "e" * 64
-    results.write_manifest(run, manifest)
+        for record in manifest.tasks.values():
+            record.fingerprint = "e" * 64
+    records.write_manifest(run, manifest)
     return run
 
 
@@ -56,7 +56,8 @@ def test_history_is_one_row_per_run_model_and_task_oldest_first(root: Path):
     late = table[table["run_id"] == "late"]
     assert not late["simulated"].any() and (late["provider"] == "zai").all()
     assert (late["cost"] > 0).all() and (late["currency"] == "USD").all()
-    assert table.loc[table["simulated"], "cost"].isna().all(), "the simulated endpoint has no price: no cost, not 0"
+    simulated = table[table["simulated"]]
+    assert (simulated["priced_as"] == "cometapi").all(), "a simulated run's tokens are priced as its report prices them"
     summary = stats.summarize(results.read_samples(root / "late")).set_index(["model", "task"])
     for row in late.itertuples():
         expected = summary.loc[(row.model, row.task)]
@@ -87,3 +88,17 @@ def test_history_defaults_to_root_and_refuses_an_empty_folder(root: Path, tmp_pa
     assert gate("history", empty) == 2
     assert gate("history", tmp_path / "missing") == 2
     assert "no run folders under" in capsys.readouterr().err
+
+
+def test_a_simulated_runs_history_row_costs_what_its_report_says(tmp_path: Path):
+    """One pricing rule (cost.preset_of): the history priced a simulated run as unpriced while its
+    own report priced it as cometapi."""
+    from harness.report.costs import price_runs
+    from harness.report.runs import load_runs
+
+    run = dated_run(tmp_path, "sim", 3)
+    history = gather(tmp_path).table
+    report = price_runs(load_runs([run])).by_task
+    assert set(history["priced_as"]) == {"cometapi"} and set(report["priced_as"]) == {"cometapi"}
+    costs = {(str(r.model), str(r.task)): r.cost for r in history.itertuples()}
+    assert costs == pytest.approx({(str(r.model), str(r.task)): float(r.cost) for r in report.itertuples()})

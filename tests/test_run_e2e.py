@@ -52,6 +52,7 @@ def test_run_writes_samples_manifest_and_resumes_from_store(mirror: Path, tmp_pa
     assert all(r["reasoning_chars"] > 0 for r in rows), "thinking is on by default"
     manifest = json.loads((tmp_path / "first" / "manifest.json").read_text())
     assert manifest["simulated"] is True and manifest["totals"]["requests_sent"] == 80
+    assert manifest["pricing"] == {"preset": "cometapi"}  # as its report and the history price it (cost.preset_of)
     assert manifest["tasks"]["math500"]["rows_used"] == 20 and len(manifest["tasks"]["math500"]["fingerprint"]) == 64
     assert manifest["sampling"]["temperature"] == 0.6 and manifest["models"]["glm-4.5"] == "glm-4.5"
 

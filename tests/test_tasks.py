@@ -15,8 +15,8 @@ def test_real_sets_load_from_the_mirror(mirror: Path, task: str, count: int):
     assert len(loaded.items) == count
     assert len({item.id for item in loaded.items}) == count, "item ids must be unique"
     assert all(item.question and item.answer for item in loaded.items)
-    assert loaded.provenance["source"] == "mirror" and loaded.provenance["rows"] == count
-    assert len(loaded.provenance["fingerprint"]) == 64
+    assert loaded.provenance.source == "mirror" and loaded.provenance.rows == count
+    assert len(loaded.provenance.fingerprint or "") == 64
 
 
 def test_math500_prompt_is_zai_protocol(mirror: Path):
@@ -35,7 +35,7 @@ def test_limit_is_a_fixed_nested_subset(mirror: Path):
     ids10 = [i.id for i in ten.items]
     assert ids10 == [i.id for i in again.items]
     assert set(ids10) < {i.id for i in twenty.items}
-    assert ten.provenance["fingerprint"] != twenty.provenance["fingerprint"]
+    assert ten.provenance.fingerprint != twenty.provenance.fingerprint
 
 
 def test_items_by_id(mirror: Path):
@@ -70,7 +70,7 @@ def test_unknown_task_and_missing_mirror_file(tmp_path: Path):
 
 def test_builtin_sample_only_when_asked(tmp_path: Path):
     task = load_task("math500", tmp_path, allow_builtin_sample=True)
-    assert len(task.items) == 20 and task.provenance["source"] == "built-in sample"
+    assert len(task.items) == 20 and task.provenance.source == "built-in sample"
 
 
 def test_user_task_missing_column_is_refused(tmp_path: Path):

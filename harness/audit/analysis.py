@@ -81,10 +81,10 @@ class Audit:
 def provider_of(run: Run) -> str:
     """The provider a run went to, as the user named it (PRESET@HOST included), with its routing
     preferences when they were set by flags (another route is another provider)."""
-    provider = run.manifest.get("provider") or {}
-    name = str(provider.get("name") or run.name)
-    route = provider.get("route") or {}
-    if provider.get("host") and route.get("order") == [provider["host"]] and route.get("allow_fallbacks") is False:
+    provider = run.manifest.provider
+    name = provider.name or run.name
+    route = provider.route or {}
+    if provider.host and route.get("order") == [provider.host] and route.get("allow_fallbacks") is False:
         route = {k: v for k, v in route.items() if k not in ("order", "allow_fallbacks")}  # what @HOST says already
     words = [f"order {','.join(route['order'])}"] if route.get("order") else []
     words += ["no fallbacks"] if route.get("allow_fallbacks") is False else []
@@ -260,7 +260,7 @@ def _requests(runs: Runs) -> pd.DataFrame:
     refused with 429 or failed with 5xx; none when every answer came from the store."""
     rows = []
     for run in runs.runs:
-        for variant, counts in (run.manifest.get("attempts") or {}).items():
+        for variant, counts in run.manifest.attempts.items():
             sent = int(counts.get("sent", 0))
             rows.append({
                 "variant": variant, "provider": provider_of(run), "attempts": sent,
@@ -278,7 +278,7 @@ def _conformance(runs: Runs) -> pd.DataFrame:
     """The probe's findings per provider and variant (a run made with --probe; the audit always probes)."""
     rows = []
     for run in runs.runs:
-        for variant, found in (run.manifest.get("probe") or {}).items():
+        for variant, found in (run.manifest.probe or {}).items():
             findings = {k: v for k, v in found.get("findings", {}).items() if k not in _CONFORMANCE_LEFT_OUT}
             rows.append({"provider": provider_of(run), "variant": variant, **findings})
     return pd.DataFrame(rows)

@@ -20,6 +20,7 @@ from harness import evaluate
 from harness.errors import UserError
 from harness.paths import RESULTS
 from harness.runspec import RunSpec
+from harness.runview import RunView
 
 AUDIT_FILE = "audit.json"
 
@@ -55,7 +56,7 @@ def run_audit(spec: RunSpec, providers: list[str], out: Path, argv: list[str], c
     codes = []
     for name, one in specs.items():
         console.rule(f"provider {name}" + (" (reference)" if name == providers[0] else ""))
-        codes.append(evaluate.execute(one, argv, console).exit_code)
+        codes.append(evaluate.execute(one, argv, RunView(console)).exit_code)
     return AuditRun(out, {name: Path(one.out) for name, one in specs.items() if one.out is not None}, max(codes))
 
 

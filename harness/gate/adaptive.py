@@ -24,6 +24,7 @@ from harness.gate.settings import differences
 from harness.report.runs import load_run
 from harness.report.tables import task_name
 from harness.runspec import RunSpec
+from harness.runview import RunView
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def run_until_decided(
             one = spec.model_copy(update={"models": [cell.model], "tasks": [cell.task], "limit": n_items, "out": folder,
                                           "samples": {cell.task: k}})
             console.rule(f"{cell.model} x {task_name(cell.task)}: look {look + 1} of {len(steps)}, {n_items} items")
-            codes.append(evaluate.execute(one, argv, console).exit_code)
+            codes.append(evaluate.execute(one, argv, RunView(console)).exit_code)
             run = load_run(folder)
             refused = differences(baseline, run, round_of=(cell.model, cell.task)).refusals
             if refused:

@@ -21,6 +21,7 @@ from harness import stats
 from harness.config import Strict, describe_validation_error
 from harness.errors import UserError
 from harness.gate.order import task_rank, variant_rank
+from harness.records import Manifest
 from harness.report.runs import Run
 
 FORMAT = 1
@@ -93,7 +94,7 @@ def make_baseline(run: Run) -> Baseline:
             f"fill them from the store (nothing is paid twice), then make the baseline"
         )
     items = stats.per_item(scores)
-    model_ids = manifest.get("models", {})
+    model_ids = manifest.models
     cells = [
         Cell(
             model=str(model),
@@ -107,38 +108,37 @@ def make_baseline(run: Run) -> Baseline:
         for (model, task), group in items.groupby(["model", "task"], observed=True, sort=True)
     ]
     cells.sort(key=lambda c: (variant_rank(c.model), task_rank(c.task)))
-    samples = manifest.get("samples_per_item", {})
+    samples = manifest.samples_per_item
     tasks = {
         task: TaskRecord(
-            fingerprint=record["fingerprint"],
-            rows_used=int(record["rows_used"]),
-            grader=record.get("grader"),
-            prompt_sha256=record.get("prompt_sha256"),
+            fingerprint=record.fingerprint,
+            rows_used=record.rows_used,
+            grader=record.grader,
+            prompt_sha256=record.prompt_sha256,
             samples_per_item=int(samples.get(task, items.loc[items["task"] == task, "k"].max())),
         )
-        for task, record in manifest.get("tasks", {}).items()
+        for task, record in manifest.tasks.items()
     }
     return Baseline(
         format=FORMAT,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         source=Source(
             run_id=run.name,
-            git_commit=manifest.get("git_commit"),
-            started=manifest.get("started"),
-            command=[str(part) for part in manifest.get("command", [])],
+            git_commit=manifest.git_commit,
+            started=manifest.started,
+            command=manifest.command,
         ),
         simulated=run.simulated,
-        provider=str(manifest.get("provider", {}).get("name")),
+        provider=str(manifest.provider.name),
         sampling=sampling_of(manifest),
-        judge=manifest.get("judge"),
+        judge=manifest.judge,
         tasks=tasks,
         cells=cells,
     )
 
 
-def sampling_of(manifest: dict[str, Any]) -> dict[str, Any]:
-    recorded = manifest.get("sampling", {})
-    return {key: recorded.get(key) for key in SAMPLING_KEYS}
+def sampling_of(manifest: Manifest) -> dict[str, Any]:
+    return {key: manifest.sampling.get(key) for key in SAMPLING_KEYS}
 
 
 def write_baseline(baseline: Baseline, path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import results, stats
-from harness.cost import UNPRICED, PriceBook, PriceError, cost_summary, load_prices
+from harness.cost import UNPRICED, PriceBook, PriceError, cost_summary, load_prices, run_preset
 from harness.errors import UserError
 from harness.gate.order import task_rank, variant_rank
 from harness.report.runs import Run, load_run
@@ -43,7 +43,7 @@ def gather(root: Path) -> History:
         except UserError as error:
             skipped.append(str(error))
             continue
-        if not run.manifest.get("started"):
+        if not run.manifest.started:
             skipped.append(f"{manifest.parent}: the manifest has no start time, so the run has no place in time")
             continue
         folder = manifest.parent.relative_to(root).as_posix()
@@ -60,17 +60,16 @@ def _rows(run: Run, name: str, book: PriceBook) -> pd.DataFrame:
     manifest = run.manifest
     summary = stats.summarize(run.scores, n_resamples=200)[["model", "task", "n_items", "k", "accuracy", "ci_low", "ci_high"]]
     try:
-        costs = cost_summary(run.scores, book, manifest.get("pricing", {}).get("preset"))[["model", "task", "cost", "currency", "priced_as"]]
+        costs = cost_summary(run.scores, book, run_preset(book, manifest))[["model", "task", "cost", "currency", "priced_as"]]
         costs["cost"] = costs["cost"].where(costs["priced_as"] != UNPRICED)
     except PriceError:  # e.g. a preset the price file no longer has: the history still has the scores
         costs = summary[["model", "task"]].assign(cost=float("nan"), currency=None, priced_as="unknown")
     frame = summary.merge(costs, on=["model", "task"], how="left")
-    tasks = manifest.get("tasks", {})
-    frame.insert(0, "started", pd.to_datetime(manifest.get("started"), utc=True))
+    frame.insert(0, "started", pd.to_datetime(manifest.started, utc=True))
     frame.insert(1, "run_id", name)
-    frame.insert(2, "git_commit", manifest.get("git_commit"))
-    frame.insert(3, "provider", manifest.get("provider", {}).get("name"))
+    frame.insert(2, "git_commit", manifest.git_commit)
+    frame.insert(3, "provider", manifest.provider.name)
     frame.insert(4, "simulated", run.simulated)
-    frame["model_id"] = frame["model"].map(manifest.get("models", {}))
-    frame["fingerprint"] = frame["task"].map(lambda t: str(tasks.get(t, {}).get("fingerprint", ""))[:12] or None)
+    frame["model_id"] = frame["model"].map(manifest.models)
+    frame["fingerprint"] = frame["task"].map(lambda t: (manifest.tasks[t].fingerprint or "")[:12] or None if t in manifest.tasks else None)
     return frame[COLUMNS]

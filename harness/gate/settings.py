@@ -43,36 +43,35 @@ def differences(baseline: Baseline, run: Run, round_of: tuple[str, str] | None =
     if sampling != baseline.sampling:
         changed = ", ".join(f"{k} {baseline.sampling.get(k)} -> {v}" for k, v in sampling.items() if baseline.sampling.get(k) != v)
         refusals.append(f"sampling differs ({changed})")
-    judge = manifest.get("judge")
+    judge = manifest.judge
     if judge != baseline.judge:
         refusals.append(f"the judge differs ({_judge_name(baseline.judge)} in the baseline, {_judge_name(judge)} in the run)")
-    tasks: dict[str, Any] = manifest.get("tasks", {})
     present = {(str(m), str(t)) for m, t in run.scores[["model", "task"]].drop_duplicates().itertuples(index=False)}
     wanted = [c for c in baseline.cells if round_of is None or (c.model, c.task) == round_of]
     missing = [f"{c.model} x {c.task}" for c in wanted if (c.model, c.task) not in present]
     if missing:
         refusals.append(f"the run has no samples of {', '.join(missing)}, which the baseline has")
     for task, record in baseline.tasks.items():
-        current = tasks.get(task)
+        current = manifest.tasks.get(task)
         if current is None:
             continue  # already refused as missing cells
         name = task_name(task)
-        if round_of is None and current.get("fingerprint") != record.fingerprint:
+        if round_of is None and current.fingerprint != record.fingerprint:
             refusals.append(
                 f"{name}: the items differ (dataset fingerprint {record.fingerprint[:12]} in the baseline, "
-                f"{str(current.get('fingerprint'))[:12]} in the run: other data, or another --limit/--items)"
+                f"{str(current.fingerprint)[:12]} in the run: other data, or another --limit/--items)"
             )
-        if current.get("grader") != record.grader:
-            refusals.append(f"{name}: the grader differs ({record.grader} in the baseline, {current.get('grader')} in the run)")
-        if current.get("prompt_sha256") != record.prompt_sha256:
+        if current.grader != record.grader:
+            refusals.append(f"{name}: the grader differs ({record.grader} in the baseline, {current.grader} in the run)")
+        if current.prompt_sha256 != record.prompt_sha256:
             changes.append(f"{name}: the prompt changed (the delta includes the prompt change)")
-        k = manifest.get("samples_per_item", {}).get(task)
+        k = manifest.samples_per_item.get(task)
         if k is not None and k != record.samples_per_item:
             changes.append(f"{name}: {record.samples_per_item} samples per item in the baseline, {k} in the run")
-    provider = manifest.get("provider", {}).get("name")
+    provider = manifest.provider.name
     if provider != baseline.provider:
         changes.append(f"provider changed: {baseline.provider} -> {provider}")
-    model_ids = manifest.get("models", {})
+    model_ids = manifest.models
     for model, model_id in {c.model: c.model_id for c in baseline.cells}.items():
         now = model_ids.get(model)
         if now is not None and now != model_id:

@@ -106,7 +106,7 @@ def check_markdown(check: Check) -> str:
     if check.simulated:
         lines += [f"> **{SIMULATED}**: {SIMULATED_NOTE}.", ""]
     lines += [
-        f"Run `{run.name}` (commit {_commit(run.manifest.get('git_commit'))}, started {run.manifest.get('started', '?')}) against "
+        f"Run `{run.name}` (commit {_commit(run.manifest.git_commit)}, started {run.manifest.started or '?'}) against "
         f"baseline `{check.baseline_path}` (run `{base.source.run_id}`, commit {_commit(base.source.git_commit)}, "
         f"started {base.source.started or '?'}); tolerance {tolerance(check)}, alpha {check.alpha:g}.",
         "",

@@ -212,18 +212,18 @@ def _differences(first: Run, second: Run) -> list[str]:
     """What else changed between two runs: each is a reason a delta may not be the model's."""
     ma, mb = first.manifest, second.manifest
     notes = []
-    provider_a, provider_b = ma.get("provider", {}).get("name"), mb.get("provider", {}).get("name")
+    provider_a, provider_b = ma.provider.name, mb.provider.name
     if provider_a != provider_b:
         notes.append(f"Providers differ: A via {provider_a}, B via {provider_b}.")
     if first.simulated != second.simulated:
         notes.append(f"Only {'A' if first.simulated else 'B'} is {SIMULATED}: this compares a test double with a measurement.")
-    if ma.get("sampling") != mb.get("sampling"):
-        notes.append(f"Sampling differs: A {ma.get('sampling')}, B {mb.get('sampling')}.")
-    for task in sorted(set(ma.get("tasks", {})) & set(mb.get("tasks", {}))):
-        ta, tb = ma["tasks"][task], mb["tasks"][task]
-        if ta.get("prompt_sha256") != tb.get("prompt_sha256"):
+    if ma.sampling != mb.sampling:
+        notes.append(f"Sampling differs: A {ma.sampling}, B {mb.sampling}.")
+    for task in sorted(set(ma.tasks) & set(mb.tasks)):
+        ta, tb = ma.tasks[task], mb.tasks[task]
+        if ta.prompt_sha256 != tb.prompt_sha256:
             notes.append(f"{task_name(task)}: the prompts differ, so the delta includes the prompt change.")
-        if ta.get("fingerprint") != tb.get("fingerprint"):
+        if ta.fingerprint != tb.fingerprint:
             notes.append(f"{task_name(task)}: the data differ (fingerprint); only items with the same id are paired.")
     return notes
 

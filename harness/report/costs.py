@@ -19,7 +19,6 @@ from harness.report.runs import Run, Runs
 
 # The preset that prices simulated tokens: CometAPI's list is the one published beside the
 # reference figures and the only one with a price for all five variants.
-SIMULATED_PRESET = "cometapi"
 
 COST_COLUMNS = [
     "model", "task", "priced_as", "currency", "n_requests", "n_correct", "cost", "cost_per_request", "cost_per_correct",
@@ -48,16 +47,14 @@ class Costs:
 
 
 def price_runs(runs: Runs, prices: Path = cost.DEFAULT_PRICES, price_as: str | None = None) -> Costs:
-    """Costs of every run. The preset is `price_as` when given, else the one the run was priced
-    with (`glm-eval run --price-as`), else SIMULATED_PRESET for a simulated run, else the
-    provider's own."""
+    """Costs of every run, each priced by cost.run_preset (`price_as` prices them all)."""
     try:
         book = cost.load_prices(prices)
     except cost.PriceError as error:
         return Costs(pd.DataFrame(columns=COST_COLUMNS), pd.DataFrame(columns=TOTAL_COLUMNS), (f"The price file cannot be used: {error}",))
     by_task, totals, unverified, unverified_labels = [], [], set(), set()
     for run in runs.runs:
-        preset = preset_of(run, price_as)
+        preset = cost.run_preset(book, run.manifest, price_as)
         try:
             summary = cost.cost_summary(run.scores, book, preset)
         except cost.PriceError as error:
@@ -90,13 +87,6 @@ def price_runs(runs: Runs, prices: Path = cost.DEFAULT_PRICES, price_as: str | N
     return Costs(by_task, pd.DataFrame(totals, columns=TOTAL_COLUMNS), notes, frozenset(unverified_labels))
 
 
-def preset_of(run: Run, price_as: str | None = None) -> str | None:
-    """The preset that prices a run in a report: `price_as` when given, else the one the run was priced
-    with (`glm-eval run --price-as`), else SIMULATED_PRESET for a simulated run, else None (the
-    provider's own, found per row by cost.row_costs)."""
-    return price_as or run.manifest.get("spec", {}).get("price_as") or (SIMULATED_PRESET if run.simulated else None)
-
-
 def _rows_used(run: Run, book: cost.PriceBook, preset: str | None) -> set[tuple[str, str]]:
     """The (preset, model) rows of the price file that price `run`."""
     if preset is not None:
@@ -111,13 +101,13 @@ def _notes(runs: Runs, by_task: pd.DataFrame, unverified: set[str], prices: Path
     if runs.simulated:
         presets = sorted(set(by_task.loc[by_task["model"].isin(runs.simulated_labels), "priced_as"]))
         notes.append(f"Simulated runs have no bill: their token counts are priced as {', '.join(presets)}.")
-    used = {(p, m) for run in runs.runs for p, m in _rows_used(run, book, preset_of(run))}
+    used = {(p, m) for run in runs.runs for p, m in _rows_used(run, book, cost.run_preset(book, run.manifest))}
     stale = book.stale_rows(used)
     if stale:
         notes.append(f"Price rows read more than {cost.STALE_AFTER_DAYS} days ago, which may no longer be the bill: {'; '.join(stale)}.")
     for run in runs.runs:
         if "via" in run.scores.columns and run.scores["via"].eq("batch").any():
-            preset = preset_of(run) or book.preset_for(str(run.scores["provider"].iloc[0]))
+            preset = cost.run_preset(book, run.manifest)
             factor = book.batch_factor(preset) if preset in book.presets else None
             n = int(run.scores["via"].eq("batch").sum())
             notes.append(f"{run.name}: {n} answers came through the provider's batch API, priced at {preset}'s batch price "

@@ -14,7 +14,7 @@ import pandas as pd
 
 from harness import cost, stats
 from harness.audit.analysis import Audit, audit, is_audit
-from harness.report.costs import Costs, preset_of, price_runs
+from harness.report.costs import Costs, price_runs
 from harness.stats import caps
 from harness.report.reference import DEFAULT_REFERENCE, Reference, load_reference, reference_comparison
 from harness.report.runs import Runs
@@ -72,7 +72,7 @@ def collect(
         reference=published,
         reference_rows=reference_comparison(runs, summary, published),
         throughput={
-            run.name: stats.throughput(run.scores, float(run.manifest["wall_s"])) if (run.manifest.get("wall_s") or 0) > 0 else None
+            run.name: stats.throughput(run.scores, run.manifest.wall_s) if (run.manifest.wall_s or 0) > 0 else None
             for run in runs.runs
         },
         providers=audit(runs, summary, costs) if is_audit(runs) else None,
@@ -89,11 +89,10 @@ def _cap_curves(runs: Runs, prices: Path, price_as: str | None) -> pd.DataFrame:
         book = None
     frames = []
     for run in runs.runs:
-        max_tokens = int((run.manifest.get("sampling") or {}).get("max_tokens") or 0)
+        max_tokens = int(run.manifest.sampling.get("max_tokens") or 0)
         if max_tokens <= 0:
             continue
-        preset = preset_of(run, price_as)
-        row_cost = None if book is None else (lambda rows, p=preset: cost.row_costs(rows, book, p)["cost"])
+        row_cost = None if book is None else (lambda rows, p=cost.run_preset(book, run.manifest, price_as): cost.row_costs(rows, book, p)["cost"])
         curve = caps.cap_curve(run.scores, max_tokens, row_cost)
         if not curve.empty:  # (an empty frame's columns are objects, which would turn every figure into one)
             frames.append(curve.assign(model=[runs.label(run, v) for v in curve["model"]]))

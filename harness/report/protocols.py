@@ -41,7 +41,7 @@ GAP_COLUMNS = ["variant", "task", "strict_label", "kit_label", "n_items", "stric
 
 
 def protocol_of(run: Run) -> str:
-    return str((run.manifest.get("spec") or {}).get("protocol") or "strict")
+    return str(run.manifest.spec.get("protocol") or "strict")
 
 
 def protocol_pairs(figures: Figures) -> list[tuple[str, str, str]]:
@@ -66,8 +66,8 @@ def gap_breakdown(figures: Figures) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     gaps, parts, items = [], [], []
     for variant, strict_label, kit_label in protocol_pairs(figures):
         kit_run = figures.runs.run_of[kit_label]
-        for kit_task, info in (kit_run.manifest.get("tasks") or {}).items():
-            if info.get("answer_reader") != KIT:
+        for kit_task, info in kit_run.manifest.tasks.items():
+            if info.answer_reader != KIT:
                 continue
             task = kit_task.partition(":")[0]
             strict = scores[(scores["model"] == strict_label) & (scores["task"] == task) & scores["status"].isin(GRADED)]
@@ -75,7 +75,7 @@ def gap_breakdown(figures: Figures) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
             if strict.empty or kit.empty or "zai_kit" not in kit:
                 continue
             kit = kit[kit["zai_kit"].map(lambda v: isinstance(v, dict))]
-            steps = zaikit.steps_for(str(info.get("grader")))
+            steps = zaikit.steps_for(str(info.grader))
             verdicts = pd.DataFrame(list(kit["zai_kit"]), index=kit.index)[list(steps)].astype(float)
             verdicts["item_id"] = kit["item_id"].astype(str)
             by_item = verdicts.groupby("item_id").mean()

@@ -91,7 +91,7 @@ def reference_comparison(runs: Runs, summary: pd.DataFrame, reference: Reference
         found = reference.models.get(variant)
         if found is None:
             continue
-        tasks = runs.run_of[label].manifest.get("tasks", {})
+        tasks = runs.run_of[label].manifest.tasks
         mine = summary[summary["model"] == label]
         for m in (row for _, row in mine.iterrows() if str(row["task"]).partition(":")[0] in found.scores):
             task = str(m["task"])  # the published figure of a task stands beside it under any protocol (math500:zai-kit)
@@ -100,7 +100,7 @@ def reference_comparison(runs: Runs, summary: pd.DataFrame, reference: Reference
             rows.append({
                 "model": label, "variant": variant, "task": task, "benchmark": published.benchmark, "published": value,
                 "source": found.source, "accuracy": m["accuracy"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
-                "n_items": m["n_items"], "items_in_set": tasks.get(task, {}).get("rows"), "k": m["k"],
+                "n_items": m["n_items"], "items_in_set": tasks[task].rows if task in tasks else None, "k": m["k"],
                 "inside": bool(m["ci_low"] <= value <= m["ci_high"]) if m["ci_high"] > m["ci_low"] else None,
                 "difference": m["accuracy"] - value,
             })

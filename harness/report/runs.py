@@ -13,12 +13,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from harness import results
 from harness.errors import UserError
+from harness.records import Manifest, read_manifest
 from harness.stats.items import STATUSES
 
 SIMULATED = "SIMULATED"
@@ -35,12 +35,12 @@ class Run:
 
     path: Path
     name: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     scores: pd.DataFrame
 
     @property
     def simulated(self) -> bool:
-        return bool(self.manifest.get("simulated", False))
+        return self.manifest.simulated
 
 
 def load_run(path: Path) -> Run:
@@ -50,7 +50,7 @@ def load_run(path: Path) -> Run:
         if not (path / file).is_file():
             raise UserError(f"{path} is not a run folder: {file} is missing (a run folder is what `glm-eval run --out DIR` writes)")
     try:
-        manifest = results.read_manifest(path)
+        manifest = read_manifest(path)
         scores = results.read_samples(path)
     except (ValueError, json.JSONDecodeError) as error:
         raise UserError(f"{path}: cannot read the run ({error})") from None
@@ -63,7 +63,7 @@ def load_run(path: Path) -> Run:
             f"{path}/{results.SAMPLES}: status {found} is not one of {', '.join(sorted(STATUSES))}; the file was edited "
             f"or written by another version of glm-eval: rerun with --cache-only to write it again from the store"
         )
-    return Run(path, str(manifest.get("run_id") or path.name), manifest, scores)
+    return Run(path, manifest.run_id or path.name, manifest, scores)
 
 
 @dataclass(frozen=True, eq=False)

@@ -275,19 +275,23 @@ def runs_table(figures: Figures) -> Table:
         rows.append({
             "run": run.name,
             "provider": _provider(run),
-            "variants": ", ".join(f"{v} = {i}" if v != i else v for v, i in m.get("models", {}).items()),
-            "samples per item": ", ".join(f"{task_name(t)} {k}" for t, k in m.get("samples_per_item", {}).items()),
-            "items": ", ".join(f"{task_name(t)} {p.get('rows_used', '?')}/{p.get('rows', '?')}" for t, p in m.get("tasks", {}).items()),
-            "sampling": ", ".join(f"{k} {v}" for k, v in m.get("sampling", {}).items()),
-            "started": str(m.get("started", DASH))[:19].replace("T", " "),
-            "wall time s": seconds(m.get("wall_s", math.nan)),
+            "variants": ", ".join(f"{v} = {i}" if v != i else v for v, i in m.models.items()),
+            "samples per item": ", ".join(f"{task_name(t)} {k}" for t, k in m.samples_per_item.items()),
+            "items": ", ".join(f"{task_name(t)} {_known(p.rows_used)}/{_known(p.rows)}" for t, p in m.tasks.items()),
+            "sampling": ", ".join(f"{k} {v}" for k, v in m.sampling.items()),
+            "started": str(m.started or DASH)[:19].replace("T", " "),
+            "wall time s": seconds(math.nan if m.wall_s is None else m.wall_s),
             "requests/s": f"{rate.requests_per_s:.2f}" if rate else DASH,
             "output tokens/s": f"{rate.completion_tokens_per_s:,.0f}" if rate else DASH,
-            "commit": str(m.get("git_commit") or DASH)[:12],
+            "commit": str(m.git_commit or DASH)[:12],
         })
     frame = pd.DataFrame(rows)
     return Table("runs", "Runs", title(figures, "Runs in this report"), frame,
                  ("Rates are over the run's wall time, including answers taken from the store.",))
+
+
+def _known(count: int | None) -> str:
+    return "?" if count is None else str(count)
 
 
 def _inside(inside: bool | None) -> str:
@@ -297,7 +301,7 @@ def _inside(inside: bool | None) -> str:
 
 
 def _provider(run: Run) -> str:
-    name = run.manifest.get("provider", {}).get("name", DASH)
+    name = run.manifest.provider.name or DASH
     return f"{name} ({SIMULATED})" if run.simulated and SIMULATED.lower() not in name.lower() else name
 
 

@@ -29,7 +29,7 @@ SECTION = "Thinking"
 
 
 def thinking_of(run: Run) -> bool | None:
-    value = (run.manifest.get("sampling") or {}).get("thinking")
+    value = run.manifest.sampling.get("thinking")
     return value if isinstance(value, bool) else None
 
 
