@@ -564,14 +564,15 @@ def _second_opinion(args: argparse.Namespace, console: Console) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from harness import results, second_opinion
+    from harness import second_opinion
+    from harness.records import read_manifest
     from harness.report.second_opinion import rates_table
     from harness.report.terminal import rich_table
 
     opinion = second_opinion.second_opinion(args.run, args.second_opinion, console, args.judge, args.data_dir)
     path = second_opinion.write(args.run, opinion)
     samples = opinion.samples
-    simulated = bool(results.read_manifest(args.run).get("simulated"))
+    simulated = read_manifest(args.run).simulated
     if simulated:
         console.print("[bold white on red] SIMULATED [/] a run against glm-eval's simulated endpoint: its answers are a test double's")
     for task, why in opinion.without.items():
