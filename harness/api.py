@@ -58,7 +58,7 @@ def run_spec(spec: RunSpec, argv: list[str], console: Console, report: bool = Tr
     from harness import results  # noqa: PLC0415  (the report stack loads matplotlib: only when a run is made)
     from harness.report import default_folder, print_summary, write_figures
     from harness.report.figures import collect
-    from harness.report.runs import load_runs
+    from harness.runs import load_runs
 
     result = evaluate.execute(spec, argv, console, allow_builtin_sample)
     figures = collect(load_runs([result.run_dir]))

@@ -20,8 +20,6 @@ from rich.console import Console
 from harness import __version__
 from harness.errors import UserError, exit_status
 
-DEMO_MODELS = ["glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-flash"]
-
 
 def _run_flags(p: argparse.ArgumentParser, one_provider: bool = True) -> None:
     """Flags shared by `run` and `audit`; None means "not given" so a suite file's value stands.
@@ -53,10 +51,12 @@ def _what_flags(g: argparse._ArgumentGroup) -> None:
 
 
 def _rest_flags(p: argparse.ArgumentParser) -> None:
+    from harness.providers import MAX_TOKENS, TEMPERATURE, TOP_P
+
     s = p.add_argument_group("sampling (defaults: the published GLM-4.5 protocol)")
-    s.add_argument("--temperature", type=float, help="default 0.6")
-    s.add_argument("--top-p", type=float, dest="top_p", help="default 0.95")
-    s.add_argument("--max-tokens", type=int, dest="max_tokens", help="default 81920, room for long thinking as in Z.ai's kit")
+    s.add_argument("--temperature", type=float, help=f"default {TEMPERATURE}")
+    s.add_argument("--top-p", type=float, dest="top_p", help=f"default {TOP_P}")
+    s.add_argument("--max-tokens", type=int, dest="max_tokens", help=f"default {MAX_TOKENS}, room for long thinking as in Z.ai's kit")
     s.add_argument("--thinking", choices=["on", "off", "on,off", "off,on"], metavar="on|off|on,off",
                    help="default on; 'on,off' runs both, one run folder each under --out, and reports them paired")
     s.add_argument("--no-stream", dest="stream", action="store_const", const=False, help="ask for whole JSON responses instead of SSE streams")
@@ -338,7 +338,7 @@ def _run_paired(args: argparse.Namespace, console: Console, out: Path, specs: li
         codes.append(evaluate.execute(one, sys.argv[1:], console).exit_code)
     from harness.report import write_report
     from harness.report.figures import collect
-    from harness.report.runs import load_runs
+    from harness.runs import load_runs
     from harness.report.terminal import rich_table
 
     folders = [one.out for one in specs if one.out is not None]
@@ -357,7 +357,7 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
     from harness.report import write_report
     from harness.report.figures import collect
     from harness.report.providers import provider_tables
-    from harness.report.runs import load_runs
+    from harness.runs import load_runs
     from harness.report.terminal import rich_table
 
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
@@ -391,11 +391,12 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from harness.api import run_spec
     from harness.config import validate
+    from harness.family import variants
     from harness.runspec import RunSpec
 
     fields: dict[str, Any] = {
         "provider": "simulated",
-        "models": DEMO_MODELS,
+        "models": list(variants()),
         "tasks": ["math500", "aime24", "gpqa_diamond"],
         "samples": 1,
         "out": args.out,
@@ -407,7 +408,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     if args.data_dir:
         fields["data_dir"] = args.data_dir
     spec = validate(fields, RunSpec, "demo")
-    console.print("[bold]glm-eval demo[/bold]: five GLM-4.5 variants against the SIMULATED endpoint (offline; scores are not measurements)")
+    console.print(f"[bold]glm-eval demo[/bold]: {len(fields['models'])} GLM-4.5 variants against the SIMULATED endpoint (offline; scores are not measurements)")
     return run_spec(spec, sys.argv[1:], console, allow_builtin_sample=True).exit_code
 
 

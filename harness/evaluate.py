@@ -47,7 +47,7 @@ from harness.pace import Pace
 from harness.runner import Outcome, RetryPolicy, Runner
 from harness.runspec import RunSpec
 from harness.simproc import DEFAULT_SIM_KEY, answer_key, simulator
-from harness.simulator.protocol import SIMULATOR_HEADER
+from harness.simmark import SIMULATOR_HEADER
 from harness.stats.items import GRADED
 from harness.store import FAILED, FILTERED, OK, Store, StoredResponse, StoreLock, StoreWriter
 from harness.tasks import Task, data_dir_from_env, load_task

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from harness.config import Strict, load
 from harness.errors import UserError
-from harness.providers import Route, Sampling
+from harness.providers import MAX_TOKENS, TEMPERATURE, TOP_P, MaxTokens, Route, Sampling, Temperature, TopP
 
 
 class RunSpec(Strict):
@@ -28,9 +28,9 @@ class RunSpec(Strict):
     seed: int = Field(default=0, ge=0)
     concurrency: int | None = Field(default=None, ge=1, le=4096)
     rpm: int | None = Field(default=None, ge=0)
-    temperature: float = Field(default=0.6, ge=0.0, le=2.0)
-    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
-    max_tokens: int = Field(default=81920, ge=1, le=1_000_000)
+    temperature: Temperature = TEMPERATURE
+    top_p: TopP = TOP_P
+    max_tokens: MaxTokens = MAX_TOKENS
     thinking: bool = True
     stream: bool = True
     route_order: list[str] | None = Field(default=None, description="an aggregator's upstream hosts to try, in order (OpenRouter)")

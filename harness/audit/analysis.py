@@ -21,7 +21,7 @@ from harness.stats.items import GRADED
 
 if TYPE_CHECKING:  # the report imports this module to draw its provider section
     from harness.report.costs import Costs
-    from harness.report.runs import Run, Runs
+    from harness.runs import Run, Runs
 
 EQUIVALENCE_PTS = 5.0
 """Differences smaller than this many points count as "indistinguishable" once the interval is inside ±it."""

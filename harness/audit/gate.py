@@ -12,7 +12,7 @@ from harness.audit.analysis import provider_of
 from harness.audit.run import read_audit
 from harness.errors import UserError
 from harness.gate.check import CellCheck, Pair, exit_for, judge_all, per_cell
-from harness.report.runs import load_runs
+from harness.runs import load_runs
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from harness.gate.baseline import Baseline, read_baseline
 from harness.gate.check import CellCheck, Pair, exit_for, judge, per_cell
 from harness.gate.sequential import DECIDED, looks
 from harness.gate.settings import differences
-from harness.report.runs import load_run
-from harness.report.tables import task_name
+from harness.runs import load_run
+from harness.formats import task_name
 from harness.runspec import RunSpec
 
 

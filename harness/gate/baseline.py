@@ -21,7 +21,7 @@ from harness import stats
 from harness.config import Strict, describe_validation_error
 from harness.errors import UserError
 from harness.gate.order import task_rank, variant_rank
-from harness.report.runs import Run
+from harness.runs import Run
 
 FORMAT = 1
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "thinking")

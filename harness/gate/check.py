@@ -35,8 +35,8 @@ from harness.stats.intervals import difference_interval, z_quantile
 from harness.errors import UserError
 from harness.gate.baseline import Baseline, read_baseline
 from harness.gate.settings import differences
-from harness.report.runs import Run, load_run
-from harness.report.tables import task_name
+from harness.runs import Run, load_run
+from harness.formats import task_name
 
 Verdict = Literal["regressed", "inconclusive", "ok", "improved"]
 EXIT_OK, EXIT_REGRESSED, EXIT_UNDECIDED = 0, 1, 3

@@ -64,8 +64,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
     from harness.gate.baseline import make_baseline, write_baseline
-    from harness.report.runs import SIMULATED, load_run
-    from harness.report.tables import task_name
+    from harness.runs import SIMULATED, load_run
+    from harness.formats import task_name
 
     run = load_run(args.run)
     baseline = make_baseline(run)
@@ -128,8 +128,8 @@ def _check_audit(args: argparse.Namespace, console: Console) -> int:
 def cmd_history(args: argparse.Namespace, console: Console) -> int:
     from harness.gate.history import gather
     from harness.gate.trend import trend_charts
-    from harness.report.runs import SIMULATED
-    from harness.report.tables import money, task_name
+    from harness.runs import SIMULATED
+    from harness.formats import money, task_name
 
     found = gather(args.root)
     table = found.table

@@ -16,7 +16,7 @@ from harness import results, stats
 from harness.cost import UNPRICED, PriceBook, PriceError, cost_summary, load_prices
 from harness.errors import UserError
 from harness.gate.order import task_rank, variant_rank
-from harness.report.runs import Run, load_run
+from harness.runs import Run, load_run
 
 COLUMNS = [
     "started", "run_id", "git_commit", "provider", "simulated", "model", "model_id", "task", "fingerprint",

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from harness.gate.check import Check
 from harness.gate.summary import explanation, level_name, row, tolerance
-from harness.report.runs import SIMULATED
+from harness.runs import SIMULATED
 
 SUITE = "glm-eval check"
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.gate.baseline import Baseline, sampling_of
-from harness.report.runs import Run
-from harness.report.tables import task_name
+from harness.runs import Run
+from harness.formats import task_name
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from harness.report.charts import DPI, GRID, titled_figure
-from harness.report.palette import MARKERS, OKABE_ITO, VARIANT_COLOURS
+from harness.canvas import DPI, GRID, titled_figure
+from harness import family
+from harness.palette import MARKERS, OKABE_ITO
 from harness.gate.order import task_rank, variant_rank
-from harness.report.runs import SIMULATED, VARIANT_ORDER
-from harness.report.tables import task_name
+from harness.runs import SIMULATED
+from harness.formats import task_name
 
 SIZE = (11.0, 5.5)
 MAX_TICKS = 8
@@ -116,11 +117,12 @@ def _variants(models: pd.Series) -> list[str]:
 
 def _colours(variants: list[str]) -> dict[str, str]:
     """The report's colour for each known variant; spare palette colours for the others."""
-    spare = [c for c in OKABE_ITO.values() if c not in VARIANT_COLOURS.values()]
+    own = family.colours()
+    spare = [c for c in OKABE_ITO.values() if c not in own.values()]
     colours, extra = {}, 0
     for v in variants:
-        if v in VARIANT_COLOURS:
-            colours[v] = VARIANT_COLOURS[v]
+        if v in own:
+            colours[v] = own[v]
         else:
             colours[v] = spare[extra % len(spare)]
             extra += 1
@@ -129,9 +131,10 @@ def _colours(variants: list[str]) -> dict[str, str]:
 
 def _markers(variants: list[str]) -> dict[str, str]:
     """A marker per variant that is the same in every task's chart (so by the family's order)."""
-    others = [v for v in variants if v not in VARIANT_ORDER]
+    order = family.variants()
+    others = [v for v in variants if v not in order]
     return {
-        v: MARKERS[(VARIANT_ORDER.index(v) if v in VARIANT_ORDER else len(VARIANT_ORDER) + others.index(v)) % len(MARKERS)]
+        v: MARKERS[(order.index(v) if v in order else len(order) + others.index(v)) % len(MARKERS)]
         for v in variants
     }
 

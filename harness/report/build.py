@@ -16,7 +16,7 @@ from harness.report.budget import budget_chart, budget_tables
 from harness.report.protocols import gap_breakdown, gap_chart, gap_tables
 from harness.report.providers import provider_charts, provider_tables
 from harness.report.thinking import thinking_chart, thinking_rows, thinking_tables
-from harness.report.runs import Runs, load_runs
+from harness.runs import Runs, load_runs
 from harness.report.tables import all_tables
 
 REPORT_DIR = "report"

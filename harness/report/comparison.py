@@ -17,8 +17,9 @@ from rich.console import Console
 from harness import stats
 from harness.errors import UserError
 from harness.report.markdown import table_markdown
-from harness.report.runs import SIMULATED, SIMULATED_NOTE, Run, load_run
-from harness.report.tables import DASH, Table, pct, signed_pts, task_name
+from harness.runs import SIMULATED, SIMULATED_NOTE, Run, load_run
+from harness.formats import DASH, p_value, pct, pts_interval, signed_pts, task_name
+from harness.report.tables import Table
 from harness.report.terminal import rich_table
 
 ROW_COLUMNS = [
@@ -102,8 +103,8 @@ def comparison_tables(comparison: Comparison) -> list[Table]:
         "A %": [pct(v) for v in r["accuracy_a"]],
         "B %": [pct(v) for v in r["accuracy_b"]],
         "B − A, pts": [signed_pts(v) for v in r["delta"]],
-        "95% CI, pts": [_pts_interval(lo, hi) for lo, hi in zip(r["ci_low"], r["ci_high"])],
-        "p": [_p(v) for v in r["p_value"]],
+        "95% CI, pts": [pts_interval(lo, hi) for lo, hi in zip(r["ci_low"], r["ci_high"])],
+        "p": [p_value(v) for v in r["p_value"]],
         "verdict": r["verdict"],
         "flipped": [f"+{g} −{l}" for g, l in zip(r["n_gained"], r["n_lost"])],
     })
@@ -235,11 +236,4 @@ def _unpaired(rows: pd.DataFrame) -> list[str]:
     ]
 
 
-def _pts_interval(low: float, high: float) -> str:
-    return DASH if pd.isna(low) or pd.isna(high) else f"[{100 * low:+.1f}, {100 * high:+.1f}]"
 
-
-def _p(value: float) -> str:
-    if pd.isna(value):
-        return DASH
-    return "<0.001" if value < 0.001 else f"{value:.3f}"

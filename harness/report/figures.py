@@ -17,7 +17,7 @@ from harness.audit.analysis import Audit, audit, is_audit
 from harness.report.costs import Costs, preset_of, price_runs
 from harness.stats import caps
 from harness.report.reference import DEFAULT_REFERENCE, Reference, load_reference, reference_comparison
-from harness.report.runs import Runs
+from harness.runs import Runs
 
 
 @dataclass(frozen=True)

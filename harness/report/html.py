@@ -11,8 +11,9 @@ from html import escape
 from harness.report.charts import Chart
 from harness.report.figures import Figures
 from harness.report.markdown import SECTIONS
-from harness.report.runs import SIMULATED
-from harness.report.tables import Table, figure_columns, task_name
+from harness.runs import SIMULATED
+from harness.formats import task_name
+from harness.report.tables import Table, figure_columns
 
 # Charts are drawn at 150 dpi and shown at 100 px per inch, so their text matches the page's.
 SCREEN_SCALE = 1.5

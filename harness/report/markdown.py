@@ -7,7 +7,8 @@ from pathlib import Path
 
 from harness.report.charts import Chart
 from harness.report.figures import Figures
-from harness.report.tables import Table, figure_columns, task_name
+from harness.formats import task_name
+from harness.report.tables import Table, figure_columns
 
 SECTIONS = ("Accuracy", "Providers", "Published figures", "Protocols", "Cost, tokens and latency", "Token budget", "Thinking", "Breakdowns", "Runs")
 

@@ -18,11 +18,13 @@ from matplotlib.lines import Line2D
 
 from harness import stats
 from harness.audit.analysis import paired_interval, provider_of
-from harness.report.charts import GRID, Chart, _figure, _log_axis, _panels, _save, panel_size
+from harness.canvas import GRID
+from harness.report.charts import Chart, _figure, _log_axis, _panels, _save, panel_size
 from harness.report.figures import Figures
-from harness.report.palette import styles
-from harness.report.runs import Run
-from harness.report.tables import DASH, Table, interval, money, pct, seconds, signed_pts, task_name, title, tokens
+from harness.palette import styles
+from harness.runs import Run
+from harness.formats import DASH, interval, money, pct, seconds, signed_pts, task_name, tokens
+from harness.report.tables import Table, title
 from harness.stats.items import GRADED
 
 SECTION = "Thinking"

@@ -20,6 +20,8 @@ from typing import Any, Iterator, Sequence
 from aiohttp import web
 from pydantic import ValidationError
 
+from harness.simmark import SIMULATOR_HEADER
+
 from .answers import Plan, Responder, fixed_plan
 from .batches import Batches
 from .cache import PromptCache
@@ -27,7 +29,7 @@ from .faults import FaultName, Faults, RateLimiter
 from .key import AnswerKey, KeyItem
 from .options import SimOptions
 from .profiles import ProviderProfile, load_profiles
-from .protocol import (SIMULATOR_HEADER, ChatRequest, ChunkEncoder, RequestError, canonical_json, completion_body,
+from .protocol import (ChatRequest, ChunkEncoder, RequestError, canonical_json, completion_body,
                        error_body, parse_chat_request, usage_body)
 
 MIN_EVENT_INTERVAL_S = 0.050
