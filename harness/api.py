@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from harness import evaluate
+from harness import evaluate, phases
 from harness.config import validate
 from harness.runspec import RunSpec, load_suite
 
@@ -61,10 +61,11 @@ def run_spec(spec: RunSpec, argv: list[str], console: Console, report: bool = Tr
     from harness.runs import load_runs
 
     result = evaluate.execute(spec, argv, console, allow_builtin_sample)
-    figures = collect(load_runs([result.run_dir]))
-    files = write_figures(figures, default_folder(figures.runs)) if report else []
-    folder = files[0].parent if files else None
-    print_summary(figures, console, folder)
+    with phases.phase("finish"):
+        figures = collect(load_runs([result.run_dir]))
+        files = write_figures(figures, default_folder(figures.runs)) if report else []
+        folder = files[0].parent if files else None
+        print_summary(figures, console, folder)
     console.print(f"samples: {result.run_dir / 'samples.jsonl'}  manifest: {result.run_dir / 'manifest.json'}")
     return Results(
         run_dir=result.run_dir,

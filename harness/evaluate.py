@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 from rich.console import Console
 
-from harness import results, zaikit
+from harness import phases, results, zaikit
 from harness.budget import Budget
 from harness.client import TRUNCATED, ChatClient
 from harness.cost import PriceBook, load_prices
@@ -337,6 +337,7 @@ def _reachable(base_url: str, timeout_s: float = 10.0) -> None:
         raise UserError(f"cannot reach {base_url} ({reason}); check the address, the network, and that the server is running") from None
 
 
+@phases.timed("send")
 def _send(
     provider: Provider,
     address: tuple[str, str | None],
@@ -417,6 +418,7 @@ class _Grading:
     def _shared(self, text: str) -> str:
         return self._strings.setdefault(text, text)
 
+    @phases.timed("grade")
     def finish(self, store: Store) -> dict[str, Verdict]:
         """Every stored answer's verdict: those still being graded, then those not yet started."""
         for future in list(self._pending.values()):
@@ -430,6 +432,7 @@ class _Grading:
         return self.verdicts
 
 
+@phases.timed("judge")
 def _judge(
     plan: Plan, judge: Judge, verdicts: dict[str, Verdict], store: Store, address: tuple[str, str | None], spec: RunSpec, console: Console
 ) -> dict[str, dict[str, Any]]:
@@ -501,6 +504,7 @@ def _grade_kit(
     return kit
 
 
+@phases.timed("write_samples")
 def _write_samples(
     plan: Plan, store: Store, run_dir: Path, outcome: Outcome, verdicts: dict[str, Verdict], judged: dict[str, dict[str, Any]],
     kit: dict[str, zaikit.KitVerdict],
