@@ -35,8 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (GLM_EVAL_ITEMS, PYTHON, FixedLatency, Server, append_result, harness_cmd,  # noqa: E402
-                    machine, machine_line, measure, wait_quiet)
+from common import GLM_EVAL_ITEMS, PYTHON, FixedLatency, Server, append_result, harness_cmd, machine, machine_line, measure, wait_quiet  # noqa: E402
 
 # What --read measures, each as a command on a run folder (RUN), and the same command's imports alone. They
 # run with -P (no current folder on sys.path), so that --variant PATH measures the copy there.

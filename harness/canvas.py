@@ -7,6 +7,8 @@ Figures are built without pyplot: no global state, no display needed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 
@@ -14,7 +16,7 @@ from harness.runs import SIMULATED
 
 DPI = 150
 WATERMARK = (0.835, 0.369, 0.0, 0.35)  # Okabe-Ito vermillion, outline only, so it tints no data
-GRID = {"color": "#d9d9d9", "linewidth": 0.6}
+GRID: dict[str, Any] = {"color": "#d9d9d9", "linewidth": 0.6}
 
 
 def titled_figure(size: tuple[float, float], title: str, simulated: bool) -> Figure:

@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     seq.add_argument("--rounds", type=int, default=4, help="looks per cell, each a further share of the baseline's items (default 4)")
     seq.add_argument("--tolerance", type=float, default=1.0, help="as `check --tolerance` (default 1.0 points)")
     seq.add_argument("--alpha", type=float, default=0.05, help="as `check --alpha`, spent over the looks (default 0.05)")
-    seq.add_argument("--require-conclusive", dest="require_conclusive", action="store_true", help="as `check --require-conclusive`: exit 3 when a cell is left undecided")
+    seq.add_argument("--require-conclusive", dest="require_conclusive", action="store_true",
+                     help="as `check --require-conclusive`: exit 3 when a cell is left undecided")
     run.set_defaults(func=cmd_run)
 
     audit = sub.add_parser(
@@ -338,8 +339,8 @@ def _run_paired(args: argparse.Namespace, console: Console, out: Path, specs: li
         codes.append(evaluate.execute(one, sys.argv[1:], console).exit_code)
     from harness.report import write_report
     from harness.report.figures import collect
-    from harness.runs import load_runs
     from harness.report.terminal import rich_table
+    from harness.runs import load_runs
 
     folders = [one.out for one in specs if one.out is not None]
     figures = collect(load_runs(folders))
@@ -357,8 +358,8 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
     from harness.report import write_report
     from harness.report.figures import collect
     from harness.report.providers import provider_tables
-    from harness.runs import load_runs
     from harness.report.terminal import rich_table
+    from harness.runs import load_runs
 
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     if not providers:
@@ -436,7 +437,7 @@ def cmd_probe(args: argparse.Namespace, console: Console) -> int:
     with contextlib.ExitStack() as stack:
         base_url = provider.config.base_url
         if provider.simulated and args.base_url is None:
-            base_url = stack.enter_context(simulator(["math500"], data_dir_from_env(None), 0.001, key, provider_profile=provider.host))
+            base_url = stack.enter_context(simulator(["math500"], data_dir_from_env(None), 0.001, key or DEFAULT_SIM_KEY, provider_profile=provider.host))
         found = probe(provider, base_url, key, model_ids)
     print_probe(found, f"{provider.name} ({base_url})" + (" (SIMULATED)" if provider.simulated else ""), console)
     if args.json_out:
@@ -558,8 +559,9 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
         console.print(f"at {advice.k_current} samples per item, the smallest drop such a check fails with power {args.power:.0%}: "
                       f"{advice.detectable_pts_at_current_k + args.tolerance:.1f} points")
     else:
-        console.print(f"at {advice.k_current} samples per item, the smallest difference detected with power {args.power:.0%}: {advice.detectable_pts_at_current_k:.1f} points")
-    if advice.k_needed is None:
+        console.print(f"at {advice.k_current} samples per item, the smallest difference detected with power {args.power:.0%}: "
+                      f"{advice.detectable_pts_at_current_k:.1f} points")
+    if advice.k_needed is None or advice.n_requests is None:  # None together
         console.print(f"no number of samples per item detects {args.detect} points on {advice.n_items} items: the items differ too much; add items")
         return 0
     per_variant = advice.n_requests // 2

@@ -10,7 +10,9 @@ from __future__ import annotations
 import pandas as pd
 
 DASH = "–"
-TASK_NAMES = {"math_sample": "MATH-style sample (built in)", "math500": "MATH-500", "aime24": "AIME 2024", "aime25": "AIME 2025", "gpqa_diamond": "GPQA-Diamond"}
+TASK_NAMES = {
+    "math_sample": "MATH-style sample (built in)", "math500": "MATH-500", "aime24": "AIME 2024", "aime25": "AIME 2025", "gpqa_diamond": "GPQA-Diamond",
+}
 
 
 def task_name(task: str) -> str:

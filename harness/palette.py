@@ -53,4 +53,4 @@ def _reserved(runs: Runs, label: str) -> set[str]:
     """Colours of variants still to come, kept for them."""
     later = runs.labels[runs.labels.index(label) + 1 :]
     own = colours()
-    return {own[runs.variant_of[l]] for l in later if runs.variant_of[l] in own}
+    return {own[runs.variant_of[other]] for other in later if runs.variant_of[other] in own}

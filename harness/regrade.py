@@ -17,7 +17,6 @@ from harness.graders import GradeCase, GradingPool, Verdict
 from harness.stats.items import GRADED
 
 
-
 def verdict_fields(verdict: Verdict | None) -> dict[str, Any]:
     """The sample fields a verdict fills; a sample with no response has none to fill."""
     if verdict is None:

@@ -114,10 +114,10 @@ def merge(runs: Sequence[Run]) -> Runs:
             seen[variant] = seen.get(variant, 0) + 1
     frames, variant_of, run_of = [], {}, {}
     for run in runs:
-        labels = {v: v if seen[v] == 1 else f"{v} ({run.name})" for v in run.scores["model"].unique()}
-        for variant, label in labels.items():
+        label_of = {v: v if seen[v] == 1 else f"{v} ({run.name})" for v in run.scores["model"].unique()}
+        for variant, label in label_of.items():
             variant_of[label], run_of[label] = variant, run
-        frames.append(run.scores.assign(model=run.scores["model"].map(labels)))
+        frames.append(run.scores.assign(model=run.scores["model"].map(label_of)))
     scores = pd.concat(frames, ignore_index=True)
     variants, run_index = list(seen), {run.name: i for i, run in enumerate(runs)}
     labels = sorted(variant_of, key=lambda label: (_rank(variant_of[label], family.variants(), variants), run_index[run_of[label].name]))

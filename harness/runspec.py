@@ -7,7 +7,7 @@ flags given next to a suite file override its fields.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -73,13 +73,13 @@ class RunSpec(Strict):
         return value
 
     @model_validator(mode="after")
-    def _somewhere_to_send(self) -> RunSpec:
+    def _somewhere_to_send(self) -> Self:
         if self.provider is None and self.base_url is None:
             raise ValueError("give a provider (--provider NAME) or a server address (--base-url URL)")
         return self
 
     @model_validator(mode="after")
-    def _kit_sends_no_top_p(self) -> RunSpec:
+    def _kit_sends_no_top_p(self) -> Self:
         if self.protocol == "zai-kit" and "top_p" in self.model_fields_set:
             raise ValueError("--protocol zai-kit sends no top_p, as Z.ai's kit does on its streaming path; drop --top-p (or use --protocol strict)")
         return self
@@ -131,5 +131,5 @@ class _SuiteFile(RunSpec):
     tasks: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _somewhere_to_send(self) -> RunSpec:
+    def _somewhere_to_send(self) -> Self:
         return self

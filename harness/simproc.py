@@ -10,12 +10,12 @@ import contextlib
 import json
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from dataclasses import asdict
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from harness.errors import UserError

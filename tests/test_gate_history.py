@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
+from test_gate import gate
+from test_report_fixtures import make_run
 
 from harness import results, stats
 from harness.gate.history import COLUMNS, gather
 from harness.gate.trend import SIZE
-from test_gate import gate
-from test_report_fixtures import make_run
 
 MODELS = ("glm-4.5", "glm-4.5-air")
 TASKS = ("math500", "gpqa_diamond")

@@ -11,18 +11,18 @@ import pandas as pd
 import pytest
 from PIL import Image
 from rich.console import Console
+from test_report_fixtures import make_run
 
 from harness import cost, family, results, stats
-from harness.report import default_folder, write_report
 from harness.canvas import DPI
+from harness.palette import styles
+from harness.report import default_folder, write_report
 from harness.report.charts import HEATMAP_SIZE, SINGLE_SIZE, _pareto, panel_size
 from harness.report.figures import collect
-from harness.palette import styles
 from harness.report.reference import load_reference
-from harness.runs import load_runs
 from harness.report.tables import cost_totals_table, per_task_table
 from harness.report.terminal import print_summary
-from test_report_fixtures import make_run
+from harness.runs import load_runs
 
 CELL = re.compile(r"^(?P<acc>\d+\.\d) \[(?P<low>\d+\.\d), (?P<high>\d+\.\d)\] \((?P<n>\d+)×(?P<k>\d+)\)$")
 CHARTS = {

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
-from harness.report import write_report
-from harness import family
 from test_report_fixtures import make_run
+
+from harness import family
+from harness.report import write_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 WIDTH, MIN_HEIGHT = 1400, 4000

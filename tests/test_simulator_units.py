@@ -90,7 +90,7 @@ def test_options_in_the_three_usual_layouts() -> None:
     question = "Which one?\nA. a distractor inside the question text\n"
     for layout in ("{l}) {t}", "({l}) {t}", "{l}. {t}"):
         texts = ["  the wrong one", "the right one", "another", "a fourth choice"]
-        block = "\n".join(layout.format(l=l, t=t) for l, t in zip("ABCD", texts))
+        block = "\n".join(layout.format(l=letter, t=text) for letter, text in zip("ABCD", texts))
         options = parse_options(f"{question}\n{block}\nThink step by step.")
         assert list(options) == list("ABCD")
         assert gold_letter(options, "the  right one") == "B"

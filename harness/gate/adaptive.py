@@ -17,12 +17,12 @@ from rich.console import Console
 
 from harness import evaluate, stats
 from harness.errors import UserError
+from harness.formats import task_name
 from harness.gate.baseline import Baseline, read_baseline
 from harness.gate.check import CellCheck, Pair, exit_for, judge, per_cell
 from harness.gate.sequential import DECIDED, looks
 from harness.gate.settings import differences
 from harness.runs import load_run
-from harness.formats import task_name
 from harness.runspec import RunSpec
 
 

@@ -10,7 +10,7 @@ in a pull request as changed figures.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -120,7 +120,7 @@ def make_baseline(run: Run) -> Baseline:
     }
     return Baseline(
         format=FORMAT,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         source=Source(
             run_id=run.name,
             git_commit=manifest.get("git_commit"),

@@ -11,9 +11,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness.formats import p_value, pct, signed_pts, task_name
 from harness.gate.check import CellCheck, Check
 from harness.runs import SIMULATED, SIMULATED_NOTE
-from harness.formats import DASH, p_value, pct, signed_pts, task_name
 
 COLUMNS = ("variant", "task", "baseline %", "current %", "Δ points", "interval", "p", "verdict")
 NUMERIC = {"baseline %", "current %", "Δ points", "interval", "p"}

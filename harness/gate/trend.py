@@ -23,12 +23,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from harness.canvas import DPI, GRID, titled_figure
 from harness import family
-from harness.palette import MARKERS, OKABE_ITO
-from harness.gate.order import task_rank, variant_rank
-from harness.runs import SIMULATED
+from harness.canvas import DPI, GRID, titled_figure
 from harness.formats import task_name
+from harness.gate.order import task_rank, variant_rank
+from harness.palette import MARKERS, OKABE_ITO
+from harness.runs import SIMULATED
 
 SIZE = (11.0, 5.5)
 MAX_TICKS = 8
@@ -55,7 +55,8 @@ def trend_chart(rows: pd.DataFrame, task: str, path: Path) -> Path:
     ax = fig.add_subplot()
     step = SPREAD / len(variants)
     for i, variant in enumerate(variants):
-        mine = rows[rows["model"] == variant].assign(x=lambda f: f["run_id"].map(x_of) + (i - (len(variants) - 1) / 2) * step)
+        mine = rows[rows["model"] == variant]
+        mine = mine.assign(x=mine["run_id"].map(x_of) + (i - (len(variants) - 1) / 2) * step)
         _variant(ax, mine.sort_values("x"), colours[variant], markers[variant])
     _run_axis(ax, runs)
     lowest = np.nanmin(100 * rows["ci_low"].to_numpy(dtype=float))

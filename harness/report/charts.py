@@ -18,17 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib import patheffects, ticker
+from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from harness import cost
 from harness.canvas import DPI, GRID, titled_figure
-from harness.report.figures import Figures
-from harness.palette import Style, styles
-from harness.runs import SIMULATED
 from harness.formats import task_name
+from harness.palette import Style, styles
+from harness.report.figures import Figures
 from harness.report.tables import display_label
 from harness.stats.items import graded_mask
 

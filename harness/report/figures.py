@@ -15,9 +15,9 @@ import pandas as pd
 from harness import cost, stats
 from harness.audit.analysis import Audit, audit, is_audit
 from harness.report.costs import Costs, preset_of, price_runs
-from harness.stats import caps
 from harness.report.reference import DEFAULT_REFERENCE, Reference, load_reference, reference_comparison
 from harness.runs import Runs
+from harness.stats import caps
 
 
 @dataclass(frozen=True)

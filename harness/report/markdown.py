@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.formats import task_name
 from harness.report.charts import Chart
 from harness.report.figures import Figures
-from harness.formats import task_name
 from harness.report.tables import Table, figure_columns
 
 SECTIONS = ("Accuracy", "Providers", "Published figures", "Protocols", "Cost, tokens and latency", "Token budget", "Thinking", "Breakdowns", "Runs")

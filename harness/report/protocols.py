@@ -19,12 +19,12 @@ import pandas as pd
 from harness import zaikit
 from harness.audit.analysis import paired_interval, provider_of
 from harness.canvas import GRID
+from harness.formats import DASH, interval, pct, signed_pts, task_name
+from harness.palette import styles
 from harness.report.charts import Chart, _figure, _panels, _save, panel_size
 from harness.report.figures import Figures
-from harness.palette import styles
-from harness.runs import Run
-from harness.formats import DASH, interval, pct, signed_pts, task_name
 from harness.report.tables import Table, title
+from harness.runs import Run
 from harness.stats.items import GRADED
 
 SECTION = "Protocols"

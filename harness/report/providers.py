@@ -15,9 +15,9 @@ from matplotlib.patches import Patch
 
 from harness.audit.analysis import Audit
 from harness.canvas import GRID, titled_figure
-from harness.report.charts import PANEL_COLUMNS, Chart, _panels, _save
-from harness.palette import MARKERS, OKABE_ITO
 from harness.formats import DASH, interval, money, pct, seconds, signed_pts, task_name, tokens
+from harness.palette import MARKERS, OKABE_ITO
+from harness.report.charts import PANEL_COLUMNS, Chart, _panels, _save
 from harness.report.tables import Table
 
 SECTION = "Providers"
