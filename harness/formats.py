@@ -33,6 +33,16 @@ def signed_pts(value: float) -> str:
     return DASH if missing(value) else f"{100 * value:+.1f}"
 
 
+def accuracy_cell(accuracy: float, low: float, high: float, n_items: int, k: int) -> str:
+    """"96.7 [91.2, 100.0] (30×2)": the score, its interval, and the items and samples behind it."""
+    return f"{pct(accuracy)} {interval(low, high)} ({n_items}×{k})"
+
+
+def difference_cell(delta: float, low: float, high: float) -> str:
+    """"-1.2 [-3.0, 0.6]": a difference in points and its interval."""
+    return f"{signed_pts(delta)} {interval(low, high)}"
+
+
 def pts_interval(low: float, high: float) -> str:
     """A difference's interval in points, signed: "[-2.1, +0.4]"."""
     return DASH if missing(low) or missing(high) else f"[{100 * low:+.1f}, {100 * high:+.1f}]"

@@ -106,6 +106,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 def _check_audit(args: argparse.Namespace, console: Console) -> int:
     """Every provider of an audit against its reference: exit 1 when one is worse by more than the tolerance."""
     from harness.audit.gate import check_audit, check_markdown
+    from harness.formats import difference_cell, pct
     from harness.gate.summary import append_step_summary
 
     check = check_audit(args.run, args.tolerance, args.alpha)
@@ -118,8 +119,7 @@ def _check_audit(args: argparse.Namespace, console: Console) -> int:
     for column in ("variant @ provider", "task", "reference %", "provider %", "Δ [interval]", "verdict"):
         view.add_column(column, justify="right" if "%" in column or "Δ" in column else "left")
     for c in check.cells:
-        view.add_row(c.model, c.task, f"{100 * c.baseline:.1f}", f"{100 * c.current:.1f}",
-                     f"{100 * c.delta:+.1f} [{100 * c.low:.1f}, {100 * c.high:.1f}]", c.verdict)
+        view.add_row(c.model, c.task, pct(c.baseline), pct(c.current), difference_cell(c.delta, c.low, c.high), c.verdict)
     console.print(view)
     for paragraph in markdown.rstrip().split("\n\n")[3:]:  # after the heading, the explanation and the table: the verdict
         console.print(paragraph.replace("**", ""))
@@ -128,7 +128,7 @@ def _check_audit(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:
-    from harness.formats import money, task_name
+    from harness.formats import accuracy_cell, money, task_name
     from harness.gate.history import gather
     from harness.gate.trend import trend_charts
     from harness.runs import SIMULATED
@@ -148,7 +148,7 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
         view.add_row(
             f"{r.started:%Y-%m-%d %H:%M}", str(r.run_id), str(r.git_commit or "-")[:10],
             SIMULATED if r.simulated else str(r.provider), str(r.model), task_name(str(r.task)),
-            f"{100 * r.accuracy:.1f} [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}] ({r.n_items}×{r.k})",
+            accuracy_cell(r.accuracy, r.ci_low, r.ci_high, r.n_items, r.k),
             money(r.cost, r.currency) if r.priced_as != "unpriced" else "unpriced",
         )
     console.print(view)

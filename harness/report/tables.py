@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import cost
-from harness.formats import DASH, interval, missing, money, pct, seconds, signed_pts, task_name, tokens
+from harness.formats import DASH, accuracy_cell, interval, missing, money, pct, seconds, signed_pts, task_name, tokens
 from harness.report.figures import Breakdown, Figures
 from harness.runs import SIMULATED, Run
 
@@ -48,8 +48,8 @@ def figure_columns(frame: pd.DataFrame) -> set[str]:
 
 
 
-def accuracy_cell(row: pd.Series) -> str:
-    return f"{pct(row['accuracy'])} {interval(row['ci_low'], row['ci_high'])} ({int(row['n_items'])}×{int(row['k'])})"
+def _accuracy_of(row: pd.Series) -> str:
+    return accuracy_cell(row["accuracy"], row["ci_low"], row["ci_high"], int(row["n_items"]), int(row["k"]))
 
 
 
@@ -101,7 +101,7 @@ def accuracy_table(figures: Figures) -> Table:
     s = figures.summary
     frame = pd.DataFrame({"variant": [display_label(figures, label) for label in figures.labels]})
     for task in figures.tasks:
-        cells = {r["model"]: accuracy_cell(r) for _, r in s[s["task"] == task].iterrows()}
+        cells = {r["model"]: _accuracy_of(r) for _, r in s[s["task"] == task].iterrows()}
         frame[task_name(task)] = [cells.get(label, DASH) for label in figures.labels]
     return Table(
         "accuracy", "Accuracy", title(figures, "Accuracy, % [95% CI] (items × samples per item)"), frame,
@@ -230,7 +230,7 @@ def breakdown_table(figures: Figures, breakdown: Breakdown) -> Table:
     frame = pd.DataFrame({name: [group_value(g) for g in groups]})
     for label in labels:
         mine = s[s["model"] == label].set_index(breakdown.column)
-        frame[display_label(figures, label)] = [accuracy_cell(mine.loc[g]) if g in mine.index else DASH for g in groups]
+        frame[display_label(figures, label)] = [_accuracy_of(mine.loc[g]) if g in mine.index else DASH for g in groups]
     return Table(
         f"breakdown_{breakdown.task}_{breakdown.column}", "Breakdowns",
         title(figures, f"{task_name(breakdown.task)} by {name}: accuracy, % [95% CI] (items × k)"), frame,
