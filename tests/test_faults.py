@@ -150,7 +150,9 @@ def test_adaptive_pace_settles_under_an_unknown_rate_limit(sim, mirror: Path, tm
     settled = [r for r in sent if r["time"] > sent[0]["time"] + 3]  # the first storm is unavoidable at 16 in flight
     refused = sum(r["status"] == 429 for r in settled)
     assert refused / len(settled) < 0.05, f"{refused} of {len(settled)} requests met a 429 once settled: the pace did not adapt"
-    assert 48 / wall > 0.85 * 4, f"{48 / wall:.2f} answers/s under a limit of 4/s: the pace slowed too much"
+    # within 10% of the limit is checked on a virtual clock (tests/test_pace.py); here, on a machine that
+    # may be shared, the bound is generous: a pace that stalled would fall far below it
+    assert 48 / wall > 0.5 * 4, f"{48 / wall:.2f} answers/s under a limit of 4/s: the pace slowed too much"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
