@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The real benchmark sets, when a mirror sits beside the clone (see README).
 export GLM_EVAL_DATA_DIR ?= $(wildcard ../shared/data)
 
-.PHONY: demo test test-vllm bench clean
+.PHONY: demo test lint test-vllm bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The linter and the type check (configured in pyproject.toml), as CI runs them before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy harness
 
 # The real-server tests: a vLLM (CPU build) in its own virtualenv, serving a tiny model built here.
 # PyPI's torchvision, torchaudio and torchcodec are built for the CUDA torch and fail to load beside

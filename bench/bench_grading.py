@@ -50,7 +50,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -359,7 +359,7 @@ def main() -> None:
                   f"{row['lag_max_ms']:.0f} ms, p99 {row['lag_p99_ms']:.0f} ms, {row['lags_over_100ms']} wake-ups > 100 ms")
     record = {
         "bench": "grading",
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "load": os.getloadavg()},
         "params": {"n": args.n, "workers": args.workers, "timeout_s": args.timeout, "niceness": args.niceness,

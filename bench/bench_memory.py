@@ -35,8 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (GLM_EVAL_ITEMS, PYTHON, FixedLatency, Server, append_result, harness_cmd,  # noqa: E402
-                    machine, machine_line, measure, wait_quiet)
+from common import GLM_EVAL_ITEMS, PYTHON, FixedLatency, Server, append_result, harness_cmd, machine, machine_line, measure, wait_quiet  # noqa: E402
 
 # What --read measures, each as a command on a run folder (RUN), and the same command's imports alone. They
 # run with -P (no current folder on sys.path), so that --variant PATH measures the copy there.
@@ -72,7 +71,7 @@ def run_size(server: Server, size: int, models: list[str], args: argparse.Namesp
         "wall_s": measured["wall_s"], "cpu_s": measured["cpu_s"],
         "peak_main_rss_mb": measured["peak_main_rss_mb"], "peak_tree_rss_mb": measured["peak_tree_rss_mb"],
         "rss_after_send_mb": phases.get("send", {}).get("rss_mb_after"),
-        "rss_after_grade_mb": phases.get("grade", phases.get("grade_and_write", {})).get("rss_mb_after"),
+        "rss_after_grade_mb": phases.get("grade", {}).get("rss_mb_after"),
         "import_rss_note": "main process RSS at import is ~100-150 MB (pandas, datasets, sympy)",
         "samples_jsonl_mb": samples_mb, "store_mb": store_mb, "tracemalloc": tracemalloc_top > 0,
         "phases": phases, "cpu_by_process": measured["cpu_by_process_polled"], "rss_timeline": measured["rss_timeline"],

@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (FixedLatency, Server, append_result, harness_cmd, machine, machine_line, measure,  # noqa: E402
-                    plain_cmd, wait_quiet)
+from common import FixedLatency, Server, append_result, harness_cmd, machine, machine_line, measure, plain_cmd, wait_quiet  # noqa: E402
+
 from harness.simulator.faults import Faults  # noqa: E402
 
 CLIENTS = ("harness --rpm R", "harness --rpm 0", "aiohttp paced")

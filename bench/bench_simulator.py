@@ -21,7 +21,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,7 @@ def main() -> None:
           f"load average {load_before:.1f} before the run (other work on the machine skews the figures)")
     print(table(rows))
     record = {
-        "bench": "simulator", "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "bench": "simulator", "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "loadavg_before": load_before},
         "params": {k: v for k, v in vars(args).items() if k != "results"}, "rows": rows,

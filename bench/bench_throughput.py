@@ -29,8 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (FixedLatency, Server, append_result, harness_cmd, ideal_s, machine, machine_line,  # noqa: E402
-                    measure, plain_cmd, wait_quiet)
+from common import FixedLatency, Server, append_result, harness_cmd, ideal_s, machine, machine_line, measure, plain_cmd, wait_quiet  # noqa: E402
 
 CLIENTS = ("harness", "httpx", "aiohttp")
 
@@ -157,7 +156,8 @@ def main() -> None:
     parser.add_argument("--n", type=ints, default=[500], help="requests per run, comma-separated (above 500: multiples of 500)")
     parser.add_argument("--concurrency", type=ints, default=[64, 256, 1024])
     parser.add_argument("--modes", type=lambda s: s.split(","), default=["json", "stream"])
-    parser.add_argument("--clients", type=lambda s: s.split(","), default=list(CLIENTS), help=",".join(CLIENTS) + "; a harness client NAME-notty runs without a terminal (plain progress lines)")
+    parser.add_argument("--clients", type=lambda s: s.split(","), default=list(CLIENTS),
+                        help=",".join(CLIENTS) + "; a harness client NAME-notty runs without a terminal (plain progress lines)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=PATH[:PATH]",
                         help="a copy of the harness to measure as client NAME (PYTHONPATH=PATH...); add NAME to --clients")
     parser.add_argument("--repeats", type=int, default=1)

@@ -22,7 +22,7 @@ from common import DATA_DIR, append_result, machine, machine_line  # noqa: E402
 
 from harness import stats  # noqa: E402
 from harness.cli import main  # noqa: E402
-from harness.report.runs import load_run  # noqa: E402
+from harness.runs import load_run  # noqa: E402
 from harness.stats.caps import cap_curve  # noqa: E402
 
 FULL = 81920

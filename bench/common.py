@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ def machine_line(info: dict[str, Any]) -> str:
 
 
 def append_result(record: dict[str, Any], path: Path = RESULTS) -> None:
-    record = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}
+    record = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **record}
     with path.open("a", encoding="utf-8") as out:
         out.write(json.dumps(record) + "\n")
 

@@ -33,7 +33,7 @@ from common import DATA_DIR, append_result, machine, machine_line  # noqa: E402
 from harness.cli import main  # noqa: E402
 from harness.gate.baseline import make_baseline, write_baseline  # noqa: E402
 from harness.gate.check import Check, check_run  # noqa: E402
-from harness.report.runs import load_run  # noqa: E402
+from harness.runs import load_run  # noqa: E402
 from harness.simproc import simulator  # noqa: E402
 
 SUITE = ROOT / "configs" / "suites" / "smoke.yaml"

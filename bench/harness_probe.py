@@ -2,14 +2,14 @@
 
     python bench/harness_probe.py run --provider simulated ...      # same arguments as glm-eval
 
-Nothing in the harness changes: the probe wraps the phases of `harness.evaluate.execute`
-(`Sender.send`: runner, client, store, and grading started as answers arrive;
-`Grading.finish`, the grading left after sending; `write_run`, the run folder; `judge`) and `harness.cli._finish` (report files and the summary table at the end), to
-note the wall time, this process's CPU and its RSS when each starts and ends. Environment:
+Nothing in the harness changes: the probe watches the run's phases through the harness's public
+hook (`harness.phases`: send, grade (what is left of grading after sending), judge, write_samples,
+finish (the report files and the summary table at the end)) to note the wall time, this process's
+CPU and its RSS when each starts and ends. Environment:
 
 - GLM_BENCH_PHASES=path: write {"import": ..., "send": ..., "grade": ..., "lag": ...} there as JSON;
-- GLM_BENCH_LAG=1: an asyncio task in the run's event loop sleeps 5 ms at a time and records how
-  late each wake-up is (event-loop lag while sending);
+- GLM_BENCH_LAG=1: an asyncio task in every event loop of the run (an event-loop policy, asyncio's
+  own hook) sleeps 5 ms at a time and records how late each wake-up is while sending;
 - GLM_BENCH_TRACEMALLOC=N: trace allocations; record the N largest allocation sites (by line)
   still held at the end of sending and at the end of grading, and the traced peak.
 """
@@ -17,11 +17,13 @@ note the wall time, this process's CPU and its RSS when each starts and ends. En
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
 import sys
 import time
+from collections.abc import Iterator
 
 # Grading workers (multiprocessing forkserver) run this file again as __mp_main__, as they run the
 # glm-eval console script: so nothing but the standard library is imported at module level here,
@@ -31,6 +33,7 @@ CPU0 = time.process_time()
 PHASES: dict[str, object] = {}
 LAGS: list[float] = []
 LATE: list[tuple[float, float]] = []  # (seconds since the loop started, lag) of every wake-up over 50 ms
+SENDING: list[bool] = []  # the phases under way, innermost last: True for sending
 
 
 def _mark() -> tuple[float, float]:
@@ -55,60 +58,55 @@ def _top(n: int) -> list[dict[str, object]]:
              "mb": round(s.size / 2**20, 2), "blocks": s.count} for s in stats[:n]]
 
 
-def _phase(name: str, func):  # type: ignore[no-untyped-def]
-    def wrapped(*args, **kwargs):  # type: ignore[no-untyped-def]
-        wall, cpu = _mark()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            end_wall, end_cpu = _mark()
-            record: dict[str, object] = {
-                "start_s": wall - T0, "wall_s": end_wall - wall, "cpu_s": end_cpu - cpu, "rss_mb_after": _rss_mb(),
-                "maxrss_mb_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-            top = int(os.environ.get("GLM_BENCH_TRACEMALLOC") or 0)
-            if top:
-                import tracemalloc
+@contextlib.contextmanager
+def _record(name: str) -> Iterator[None]:
+    """A harness.phases watcher: notes one phase's wall time, CPU and memory."""
+    wall, cpu = _mark()
+    SENDING.append(name == "send")
+    try:
+        yield
+    finally:
+        SENDING.pop()
+        end_wall, end_cpu = _mark()
+        record: dict[str, object] = {
+            "start_s": wall - T0, "wall_s": end_wall - wall, "cpu_s": end_cpu - cpu, "rss_mb_after": _rss_mb(),
+            "maxrss_mb_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        top = int(os.environ.get("GLM_BENCH_TRACEMALLOC") or 0)
+        if top:
+            import tracemalloc
 
-                record["tracemalloc_top"] = _top(top)
-                record["tracemalloc_current_peak_mb"] = [round(v / 2**20, 1) for v in tracemalloc.get_traced_memory()]
-            if name in PHASES:  # called again (the judge's own sending): keep the first, count the rest
-                first = PHASES[name]
-                first["calls"] = first.get("calls", 1) + 1  # type: ignore[union-attr]
-                first["wall_s"] += record["wall_s"]  # type: ignore[index,operator]
-                first["cpu_s"] += record["cpu_s"]  # type: ignore[index,operator]
-            else:
-                PHASES[name] = record
-    return wrapped
-
-
-# The phases of harness.evaluate.execute: (module, attribute, phase name); a class attribute is a method.
-PHASE_FUNCTIONS = (("send", "Sender.send", "send"), ("grade", "Grading.finish", "grade"), ("run", "judge", "judge"),
-                   ("run", "write_run", "write_samples"))
+            record["tracemalloc_top"] = _top(top)
+            record["tracemalloc_current_peak_mb"] = [round(v / 2**20, 1) for v in tracemalloc.get_traced_memory()]
+        if name in PHASES:  # called again (the judge's own sending): keep the first, count the rest
+            first = PHASES[name]
+            first["calls"] = first.get("calls", 1) + 1  # type: ignore[union-attr]
+            first["wall_s"] += record["wall_s"]  # type: ignore[index,operator]
+            first["cpu_s"] += record["cpu_s"]  # type: ignore[index,operator]
+        else:
+            PHASES[name] = record
 
 
-_real_run = asyncio.run
+async def _watch_lag() -> None:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    while True:
+        due = loop.time() + 0.005
+        await asyncio.sleep(0.005)
+        if not (SENDING and SENDING[-1]):
+            continue
+        lag = loop.time() - due
+        LAGS.append(lag)
+        if lag > 0.05 and len(LATE) < 200:
+            LATE.append((round(due - began, 3), round(lag, 3)))
 
 
-def _run_with_lag(main, **kwargs):  # type: ignore[no-untyped-def]
-    async def watched():  # type: ignore[no-untyped-def]
-        async def watch() -> None:
-            loop = asyncio.get_running_loop()
-            began = loop.time()
-            while True:
-                due = loop.time() + 0.005
-                await asyncio.sleep(0.005)
-                lag = loop.time() - due
-                LAGS.append(lag)
-                if lag > 0.05 and len(LATE) < 200:
-                    LATE.append((round(due - began, 3), round(lag, 3)))
+class _LagPolicy(asyncio.DefaultEventLoopPolicy):
+    """Every new event loop starts the lag watcher (asyncio.run cancels it with the loop's other tasks)."""
 
-        task = asyncio.create_task(watch())
-        try:
-            return await main
-        finally:
-            task.cancel()
-
-    return _real_run(watched(), **kwargs)
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = super().new_event_loop()
+        loop.call_soon(lambda: loop.create_task(_watch_lag()))
+        return loop
 
 
 def main() -> int:
@@ -116,24 +114,14 @@ def main() -> int:
         import tracemalloc
 
         tracemalloc.start(1)
-    import importlib
-
-    from harness import cli
-    from harness.evaluate import send
+    from harness import cli, phases
 
     PHASES["import"] = {"wall_s": time.perf_counter() - T0, "cpu_s": time.process_time() - CPU0}
-    for module_name, attribute, name in PHASE_FUNCTIONS:  # Grading.finish: what is left of grading after sending
-        owner = importlib.import_module(f"harness.evaluate.{module_name}")
-        *path, function = attribute.split(".")
-        for part in path:
-            owner = getattr(owner, part)
-        setattr(owner, function, _phase(name, getattr(owner, function)))
-    if hasattr(cli, "_finish"):  # the end of a run: report files and the summary table (reads samples.jsonl)
-        cli._finish = _phase("finish", cli._finish)  # type: ignore[attr-defined]
     if os.environ.get("GLM_BENCH_LAG"):
-        send.asyncio.run = _run_with_lag  # type: ignore[attr-defined]  # the harness's one asyncio.run
+        asyncio.set_event_loop_policy(_LagPolicy())
     try:
-        return cli.main(sys.argv[1:])
+        with phases.watching(_record):
+            return cli.main(sys.argv[1:])
     finally:
         PHASES["total"] = {"wall_s": time.perf_counter() - T0, "cpu_s": time.process_time() - CPU0,
                            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import fcntl
 import json
 import os
 import pty
@@ -27,7 +28,6 @@ import sys
 import termios
 import threading
 import time
-import fcntl
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")

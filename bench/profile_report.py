@@ -24,7 +24,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("plan: request keys and bodies", ("harness/plan.py",)),
     ("tasks: loading the data", ("harness/tasks.py",)),
     ("grading (in-process part: pool dispatch, results)", ("harness/graders/",)),
-    ("samples.jsonl and manifest", ("_write_samples", "_sample_row", "_grade_and_write", "_manifest", "harness/results.py")),
+    ("samples.jsonl and manifest", ("_write_samples", "_sample_row", "_manifest", "harness/results.py")),
     ("store: SQLite commit per response", ("harness/store.py",)),
     ("progress display (rich)", ("harness/progress.py", "rich/")),
     ("SSE: httpx aiter_lines / line decoding", ("aiter_lines", "aiter_text", "LineDecoder", "TextDecoder")),

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from harness import evaluate
+from harness import evaluate, phases
 from harness.config import validate
 from harness.records import Manifest, read_manifest
 from harness.runspec import RunSpec, load_suite
@@ -59,13 +59,14 @@ def run_spec(spec: RunSpec, argv: list[str], console: Console, report: bool = Tr
     `report`, the report; print the summary on `console`."""
     from harness.report import default_folder, print_summary, write_figures  # noqa: PLC0415  (the report stack loads matplotlib: only when a run is made)
     from harness.report.figures import collect
-    from harness.report.runs import load_runs
+    from harness.runs import load_runs
 
     result = evaluate.execute(spec, argv, RunView(console), allow_builtin_sample)
-    figures = collect(load_runs([result.run_dir]))
-    files = write_figures(figures, default_folder(figures.runs)) if report else []
-    folder = files[0].parent if files else None
-    print_summary(figures, console, folder)
+    with phases.phase("finish"):
+        figures = collect(load_runs([result.run_dir]))
+        files = write_figures(figures, default_folder(figures.runs)) if report else []
+        folder = files[0].parent if files else None
+        print_summary(figures, console, folder)
     console.print(f"samples: {result.run_dir / 'samples.jsonl'}  manifest: {result.run_dir / 'manifest.json'}")
     return Results(
         run_dir=result.run_dir,

@@ -18,6 +18,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -86,7 +87,7 @@ class BatchAPI:
                     raise Fatal(f"HTTP 404 at {url}: this server has no batch API there; run without --batch", 404, whole_run=True)
                 await _check_status(response, self.key_env)
                 data = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise Retryable(f"{method} {path}: {type(exc).__name__}: {exc}", connection=True) from None
         if raw:
             return data
@@ -208,8 +209,8 @@ class BatchRunner:
             kept.append(job)
         if not kept:
             return None
-        file_id = await self._retrying(lambda: self.api.upload(b"".join(lines), f"glm-eval-{model}.jsonl"))
-        card = await self._retrying(lambda: self.api.create(file_id, self.endpoint, {"client": "glm-eval", "model": model}))
+        file_id = await self._retrying(partial(self.api.upload, b"".join(lines), f"glm-eval-{model}.jsonl"))
+        card = await self._retrying(partial(self.api.create, file_id, self.endpoint, {"client": "glm-eval", "model": model}))
         batch = _Tracked(str(card["id"]), model, {job.key: job for job in kept}, reserved, str(card.get("status")))
         self.store.add_batch(SubmittedBatch(batch.id, self.provider, self.api.base_url, kept[0].model_id, tuple(batch.jobs),
                                             batch.state, time.time()))
@@ -219,7 +220,7 @@ class BatchRunner:
     async def _wait(self, tracked: list[_Tracked]) -> None:
         while tracked:
             for batch in list(tracked):
-                card = await self._retrying(lambda: self.api.status(batch.id))
+                card = await self._retrying(partial(self.api.status, batch.id))
                 if card is None:
                     tracked.remove(batch)
                     self._release(batch, batch.jobs)
@@ -244,7 +245,7 @@ class BatchRunner:
         seen: set[str] = set()
         for name in ("output_file_id", "error_file_id"):
             if card.get(name):
-                data = await self._retrying(lambda: self.api.content(str(card[name])))
+                data = await self._retrying(partial(self.api.content, str(card[name])))
                 for text in data.decode("utf-8", errors="replace").splitlines():
                     if not text.strip():
                         continue

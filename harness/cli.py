@@ -20,8 +20,6 @@ from rich.console import Console
 from harness import __version__
 from harness.errors import UserError, exit_status
 
-DEMO_MODELS = ["glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-flash"]
-
 
 def _run_flags(p: argparse.ArgumentParser, one_provider: bool = True) -> None:
     """Flags shared by `run` and `audit`; None means "not given" so a suite file's value stands.
@@ -53,10 +51,12 @@ def _what_flags(g: argparse._ArgumentGroup) -> None:
 
 
 def _rest_flags(p: argparse.ArgumentParser) -> None:
+    from harness.providers import MAX_TOKENS, TEMPERATURE, TOP_P
+
     s = p.add_argument_group("sampling (defaults: the published GLM-4.5 protocol)")
-    s.add_argument("--temperature", type=float, help="default 0.6")
-    s.add_argument("--top-p", type=float, dest="top_p", help="default 0.95")
-    s.add_argument("--max-tokens", type=int, dest="max_tokens", help="default 81920, room for long thinking as in Z.ai's kit")
+    s.add_argument("--temperature", type=float, help=f"default {TEMPERATURE}")
+    s.add_argument("--top-p", type=float, dest="top_p", help=f"default {TOP_P}")
+    s.add_argument("--max-tokens", type=int, dest="max_tokens", help=f"default {MAX_TOKENS}, room for long thinking as in Z.ai's kit")
     s.add_argument("--thinking", choices=["on", "off", "on,off", "off,on"], metavar="on|off|on,off",
                    help="default on; 'on,off' runs both, one run folder each under --out, and reports them paired")
     s.add_argument("--no-stream", dest="stream", action="store_const", const=False, help="ask for whole JSON responses instead of SSE streams")
@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     seq.add_argument("--rounds", type=int, default=4, help="looks per cell, each a further share of the baseline's items (default 4)")
     seq.add_argument("--tolerance", type=float, default=1.0, help="as `check --tolerance` (default 1.0 points)")
     seq.add_argument("--alpha", type=float, default=0.05, help="as `check --alpha`, spent over the looks (default 0.05)")
-    seq.add_argument("--require-conclusive", dest="require_conclusive", action="store_true", help="as `check --require-conclusive`: exit 3 when a cell is left undecided")
+    seq.add_argument("--require-conclusive", dest="require_conclusive", action="store_true",
+                     help="as `check --require-conclusive`: exit 3 when a cell is left undecided")
     run.set_defaults(func=cmd_run)
 
     audit = sub.add_parser(
@@ -350,8 +351,8 @@ def _run_paired(args: argparse.Namespace, console: Console, out: Path, specs: li
         codes.append(evaluate.execute(one, sys.argv[1:], RunView(console)).exit_code)
     from harness.report import write_report
     from harness.report.figures import collect
-    from harness.report.runs import load_runs
     from harness.report.terminal import rich_table
+    from harness.runs import load_runs
 
     folders = [one.out for one in specs if one.out is not None]
     figures = collect(load_runs(folders))
@@ -369,8 +370,8 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
     from harness.report import write_report
     from harness.report.figures import collect
     from harness.report.providers import provider_tables
-    from harness.report.runs import load_runs
     from harness.report.terminal import rich_table
+    from harness.runs import load_runs
 
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     if not providers:
@@ -403,11 +404,12 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from harness.api import run_spec
     from harness.config import validate
+    from harness.family import variants
     from harness.runspec import RunSpec
 
     fields: dict[str, Any] = {
         "provider": "simulated",
-        "models": DEMO_MODELS,
+        "models": list(variants()),
         "tasks": ["math500", "aime24", "gpqa_diamond"],
         "samples": 1,
         "out": args.out,
@@ -419,7 +421,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     if args.data_dir:
         fields["data_dir"] = args.data_dir
     spec = validate(fields, RunSpec, "demo")
-    console.print("[bold]glm-eval demo[/bold]: five GLM-4.5 variants against the SIMULATED endpoint (offline; scores are not measurements)")
+    console.print(f"[bold]glm-eval demo[/bold]: {len(fields['models'])} GLM-4.5 variants against the SIMULATED endpoint (offline; scores are not measurements)")
     return run_spec(spec, sys.argv[1:], console, allow_builtin_sample=True).exit_code
 
 
@@ -447,7 +449,7 @@ def cmd_probe(args: argparse.Namespace, console: Console) -> int:
     with contextlib.ExitStack() as stack:
         base_url = provider.config.base_url
         if provider.simulated and args.base_url is None:
-            base_url = stack.enter_context(simulator(["math500"], data_dir_from_env(None), 0.001, key, provider_profile=provider.host))
+            base_url = stack.enter_context(simulator(["math500"], data_dir_from_env(None), 0.001, key or DEFAULT_SIM_KEY, provider_profile=provider.host))
         found = probe(provider, base_url, key, model_ids)
     print_probe(found, f"{provider.name} ({base_url})" + (" (SIMULATED)" if provider.simulated else ""), console)
     if args.json_out:
@@ -633,8 +635,9 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
         console.print(f"at {advice.k_current} samples per item, the smallest drop such a check fails with power {args.power:.0%}: "
                       f"{advice.detectable_pts_at_current_k + args.tolerance:.1f} points")
     else:
-        console.print(f"at {advice.k_current} samples per item, the smallest difference detected with power {args.power:.0%}: {advice.detectable_pts_at_current_k:.1f} points")
-    if advice.k_needed is None:
+        console.print(f"at {advice.k_current} samples per item, the smallest difference detected with power {args.power:.0%}: "
+                      f"{advice.detectable_pts_at_current_k:.1f} points")
+    if advice.k_needed is None or advice.n_requests is None:  # None together
         console.print(f"no number of samples per item detects {args.detect} points on {advice.n_items} items: the items differ too much; add items")
         return 0
     per_variant = advice.n_requests // 2

@@ -7,7 +7,6 @@ with failures and nothing here knows about grading.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -34,7 +33,7 @@ class Completion:
     completion_tokens: int | None
     reasoning_tokens: int | None
     ttft_s: float | None
-    latency_s: float
+    latency_s: float | None  # None for a batch's answers, which have no latency of their own
     reasoning_field: str | None = None  # where the reasoning came: reasoning_content, reasoning, or <think> tags
     served_model: str | None = None  # the response's `model`: the id the server says it served
     served_by: str | None = None  # the upstream host an aggregator routed to (OpenRouter's top-level `provider`)
@@ -183,7 +182,7 @@ class ChatClient:
                 return _from_message(data, started)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise Retryable(f"cannot connect ({type(exc).__name__}: {exc})", connection=True) from None
-        except (asyncio.TimeoutError, aiohttp.SocketTimeoutError) as exc:
+        except (TimeoutError, aiohttp.SocketTimeoutError) as exc:
             raise Retryable(f"timeout: no data for {self._timeout.sock_read} s ({type(exc).__name__})") from None
         except aiohttp.ClientError as exc:  # the server answered, then hung up part-way
             raise Retryable(f"the connection was cut before the response finished ({type(exc).__name__}: {exc})") from None
@@ -251,7 +250,7 @@ def _is_html(response: aiohttp.ClientResponse) -> bool:
 async def _body_text(response: aiohttp.ClientResponse) -> str:
     try:
         return (await response.read()).decode(errors="replace")
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return ""
 
 

@@ -51,6 +51,7 @@ class ProvidersFile(Strict):
 
 class ModelConfig(Strict):
     description: str = ""
+    colour: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$", description="the variant's colour in every chart")
     ids: dict[str, str]
 
 

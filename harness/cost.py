@@ -42,8 +42,8 @@ from pydantic import (
 )
 
 from harness.config import load
-from harness.paths import PRICES
 from harness.errors import UserError
+from harness.paths import PRICES
 from harness.records import Manifest
 from harness.stats.items import GROUP_KEYS, graded_mask, require_columns
 

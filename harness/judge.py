@@ -18,28 +18,10 @@ from typing import Any
 from harness.config import ModelConfig
 from harness.errors import UserError
 from harness.graders import Verdict, grade
+from harness.judgeprompts import EQUIVALENCE_PROMPT, LETTER_PROMPT, READING_PROMPT
 from harness.plan import Job, request_key
 from harness.providers import Provider, Sampling, resolve_provider
 
-LETTER_HEADER = "You are reading a response to a multiple-choice question."
-EQUIVALENCE_HEADER = "You are checking a final answer to a math problem."
-LETTER_PROMPT = (
-    LETTER_HEADER + " The options are labelled A, B, C and D. Which option does the response give as its final "
-    "answer? Reply with the letter alone, or NONE if it commits to no option.\n\n"
-    "Question and options:\n{question}\n\nResponse:\n{response}"
-)
-EQUIVALENCE_PROMPT = (
-    EQUIVALENCE_HEADER + " Decide whether the candidate answer is mathematically equivalent to the reference answer "
-    "for this problem (the same value or set, written differently). Reply with one word: EQUIVALENT or DIFFERENT.\n\n"
-    "Problem:\n{question}\n\nReference answer: {gold}\nCandidate answer: {candidate}"
-)
-READING_HEADER = "You are grading a response to a math problem."
-READING_PROMPT = (
-    READING_HEADER + " Find the final answer the response commits to and decide whether it is mathematically "
-    "equivalent to the reference answer (the same value or set, written differently). Reply with two lines:\n"
-    "ANSWER: <the final answer as the response writes it, or NONE>\nVERDICT: EQUIVALENT or DIFFERENT\n\n"
-    "Problem:\n{question}\n\nReference answer: {gold}\n\nResponse:\n{response}"
-)
 # The judge answers briefly and deterministically; a thinking judge would cost far more.
 SAMPLING = Sampling(temperature=0.0, top_p=1.0, max_tokens=2048, thinking=False, stream=False)
 RESPONSE_TAIL_CHARS = 6000  # the end of a long response is where its final answer is

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness import zaikit
 from harness.client import TRUNCATED
 from harness.graders import GradeCase, GradingPool, Verdict
 from harness.judge import Judge, JudgeJob, ask
 from harness.plan import Job, Plan
 from harness.providers import Sampling
 from harness.store import OK, Store
-from harness import zaikit
 
 CHECKER_SAMPLING = Sampling(temperature=0.0, top_p=None, max_tokens=1024, thinking=False, stream=False)
 """The kit's checker: temperature 0, 1,024 tokens (evaluate.py 151-157), whole responses with no top_p

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import UserError
-from harness.simulator.protocol import SIMULATOR_HEADER
+from harness.simmark import SIMULATOR_HEADER
 
 TIMEOUT_S = 15.0
 TEMPLATE_MARGIN = 64

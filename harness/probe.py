@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.client import ChatClient, Completion, Fatal, Filtered, Retryable
-from harness.preflight import read_models
 from harness.errors import UserError
+from harness.preflight import read_models
 from harness.providers import Provider, Sampling
 
 QUESTION = "What is 7 + 5? Reply with only the number."

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
 @dataclass
@@ -30,7 +30,7 @@ class ProgressView:
         self._interval = interval_s
         self._last_line = time.monotonic()
         self._live: Progress | None = None
-        self._ids: dict[str, int] = {}
+        self._ids: dict[str, TaskID] = {}
         self._last_note = ""
 
     def __enter__(self) -> ProgressView:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -19,12 +19,20 @@ from harness.errors import UserError
 GENERIC = "openai-compatible"
 
 
-class Sampling(BaseModel):
-    """Sampling parameters; the defaults are the published GLM-4.5 protocol (zai-org/glm-simple-evals)."""
+# The published GLM-4.5 protocol (zai-org/glm-simple-evals): the defaults of every run, its
+# suite file and its --help, and what the server accepts.
+TEMPERATURE, TOP_P, MAX_TOKENS = 0.6, 0.95, 81920
+Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
+TopP = Annotated[float, Field(gt=0.0, le=1.0)]
+MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
 
-    temperature: float = Field(default=0.6, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=0.95, gt=0.0, le=1.0, description="None: not sent, the server's default applies (Z.ai's kit)")
-    max_tokens: int = Field(default=81920, ge=1, le=1_000_000)
+
+class Sampling(BaseModel):
+    """Sampling parameters; the defaults are the published GLM-4.5 protocol."""
+
+    temperature: Temperature = TEMPERATURE
+    top_p: TopP | None = Field(default=TOP_P, description="None: not sent, the server's default applies (Z.ai's kit)")
+    max_tokens: MaxTokens = MAX_TOKENS
     thinking: bool = True
     stream: bool = True
 

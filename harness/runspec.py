@@ -7,13 +7,13 @@ flags given next to a suite file override its fields.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
 from harness.config import Strict, load
 from harness.errors import UserError
-from harness.providers import Route, Sampling
+from harness.providers import MAX_TOKENS, TEMPERATURE, TOP_P, MaxTokens, Route, Sampling, Temperature, TopP
 
 
 class RunSpec(Strict):
@@ -28,9 +28,9 @@ class RunSpec(Strict):
     seed: int = Field(default=0, ge=0)
     concurrency: int | None = Field(default=None, ge=1, le=4096)
     rpm: int | None = Field(default=None, ge=0)
-    temperature: float = Field(default=0.6, ge=0.0, le=2.0)
-    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
-    max_tokens: int = Field(default=81920, ge=1, le=1_000_000)
+    temperature: Temperature = TEMPERATURE
+    top_p: TopP = TOP_P
+    max_tokens: MaxTokens = MAX_TOKENS
     thinking: bool = True
     stream: bool = True
     route_order: list[str] | None = Field(default=None, description="an aggregator's upstream hosts to try, in order (OpenRouter)")
@@ -73,13 +73,13 @@ class RunSpec(Strict):
         return value
 
     @model_validator(mode="after")
-    def _somewhere_to_send(self) -> RunSpec:
+    def _somewhere_to_send(self) -> Self:
         if self.provider is None and self.base_url is None:
             raise ValueError("give a provider (--provider NAME) or a server address (--base-url URL)")
         return self
 
     @model_validator(mode="after")
-    def _kit_sends_no_top_p(self) -> RunSpec:
+    def _kit_sends_no_top_p(self) -> Self:
         if self.protocol == "zai-kit" and "top_p" in self.model_fields_set:
             raise ValueError("--protocol zai-kit sends no top_p, as Z.ai's kit does on its streaming path; drop --top-p (or use --protocol strict)")
         return self
@@ -131,5 +131,5 @@ class _SuiteFile(RunSpec):
     tasks: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _somewhere_to_send(self) -> RunSpec:
+    def _somewhere_to_send(self) -> Self:
         return self

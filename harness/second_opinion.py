@@ -27,8 +27,8 @@ from harness.judge import JudgeJob, letter_job, reading_job, resolve_judge
 from harness.judge import apply as judge_apply
 from harness.records import SampleRow
 from harness.regrade import RunSamples, graded_samples
-from harness.runview import RunView
 from harness.runspec import RunSpec
+from harness.runview import RunView
 from harness.stats.items import GROUP_KEYS, per_item
 from harness.store import Store, StoreLock
 

@@ -10,18 +10,19 @@ import contextlib
 import json
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from dataclasses import asdict
-from typing import IO
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from harness.errors import UserError
-from harness.simulator.key import KeyItem
-from harness.simulator.process import READY_PREFIX as READY
 from harness.tasks import Task, load_task
+
+if TYPE_CHECKING:  # the simulator itself is imported only once a simulated run starts one
+    from harness.simulator.key import KeyItem
 
 KINDS = {"math": "math", "integer": "integer", "mcq": "mcq"}  # other graders are answered like math
 
@@ -36,6 +37,8 @@ def answer_key(tasks: Iterable[Task]) -> list[KeyItem]:
     """What the simulator must know to answer these tasks (for multiple choice, the correct text:
     the harness shuffles the letters). A task posed under another protocol (`gpqa_diamond:zai-kit`)
     is the same items to the model, answered as well as under the task's own."""
+    from harness.simulator.key import KeyItem
+
     return [
         KeyItem(task.id.partition(":")[0], item.question, item.answer, KINDS.get(task.spec.grader, "math"))  # type: ignore[arg-type]
         for task in tasks
@@ -62,6 +65,8 @@ def simulator(
     does), or is the answer key already loaded, which is handed over in a temporary file so the
     data is not read twice. `provider_profile` plays one host (`simulated@PROFILE`); `options` are more
     `glm-eval sim` flags (--stream-usage when_asked, say)."""
+    from harness.simulator.key import KeyItem
+
     cmd = [sys.executable, "-m", "harness", "sim", "--port", "0", "--time-scale", str(time_scale)]
     key_file = None
     if tasks and isinstance(tasks[0], KeyItem):
@@ -100,6 +105,8 @@ def simulator(
 def _wait_ready(proc: subprocess.Popen[str], errors: IO[str], timeout_s: float) -> str:
     """Read the child's stdout until it says where it listens; keep draining it afterwards so
     that the child never blocks on a full pipe."""
+    from harness.simulator.process import READY_PREFIX as READY
+
     found: list[str] = []
     ready = threading.Event()
 

@@ -208,7 +208,9 @@ def load_spec(name: str) -> tuple[TaskSpec, Path]:
         known = ", ".join([spec.protocol, *spec.protocols])
         fix = " (add `protocols: {zai-kit: {answer_reader: zai-kit}}` to its task file to pose it as the kit does)" if protocol == "zai-kit" else ""
         raise UserError(f"task {spec.id} has no protocol {protocol!r}; its protocols: {known}{fix}")
-    update = {"id": f"{spec.id}:{protocol}", "prompt": chosen.prompt or spec.prompt, "answer_reader": chosen.answer_reader, "protocol": protocol, "protocols": {}}
+    update = {
+        "id": f"{spec.id}:{protocol}", "prompt": chosen.prompt or spec.prompt, "answer_reader": chosen.answer_reader, "protocol": protocol, "protocols": {},
+    }
     return spec.model_copy(update=update), path
 
 

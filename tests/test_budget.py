@@ -13,7 +13,7 @@ import pytest
 
 from harness import stats
 from harness.cli import main
-from harness.report.runs import load_run
+from harness.runs import load_run
 from harness.stats.caps import cap_curve, caps_for, sentence, sufficient_caps
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from harness.client import ChatClient, Fatal, Filtered, Retryable, split_reasoning
 
+
 def run(reply: Callable[[], web.Response | list[bytes | float]], body, timeout_s: float = 5.0, stream_usage: bool = True):
     """Send `body` to a server that answers with `reply()`: a Response, or SSE bytes written in
     the chunks given (so that events split across network reads are exercised), a float being a
@@ -86,7 +87,10 @@ def test_a_long_event_and_crlf_lines_are_read_whole():
 
 
 def test_openrouter_reasoning_field_and_json_mode():
-    data = {"choices": [{"message": {"content": "\\boxed{2}", "reasoning": "hmm"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 5}}
+    data = {
+        "choices": [{"message": {"content": "\\boxed{2}", "reasoning": "hmm"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 5},
+    }
     c = run(json_reply(data=data), {"stream": False})
     assert (c.content, c.reasoning, c.reasoning_tokens, c.completion_tokens) == ("\\boxed{2}", "hmm", None, 5)
 
@@ -182,7 +186,9 @@ def test_provider_error_bodies_decide_what_happens(status, body, kind, words):
 
 
 def test_html_from_a_wrong_path_stops_the_run_but_a_gateway_page_is_retried():
-    page = lambda status: lambda: web.Response(status=status, text="<html><body>Not here</body></html>", content_type="text/html")
+    def page(status: int) -> Callable[[], web.Response]:
+        return lambda: web.Response(status=status, text="<html><body>Not here</body></html>", content_type="text/html")
+
     with pytest.raises(Fatal) as caught:
         run(page(404), {"stream": False})
     assert caught.value.whole_run and "missing its path" in str(caught.value)

@@ -2,11 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import ProvidersFile, load, load_models, load_providers
+from harness.config import ProvidersFile, load, load_models, load_providers, validate
 from harness.errors import UserError
 from harness.providers import GENERIC, Sampling, resolve_provider
 from harness.runspec import RunSpec, load_suite
-from harness.config import validate
 
 
 def test_shipped_configs_are_valid():

@@ -21,9 +21,8 @@ from rich.console import Console
 from harness.cli import main
 from harness.errors import UserError
 from harness.gate.commands import add_commands
-from harness.simulator import DEFAULT_PROFILES, SimOptions
 from harness.simproc import answer_key_for
-from harness.simulator import serve
+from harness.simulator import DEFAULT_PROFILES, SimOptions, serve
 
 MODELS = "glm-4.5,glm-4.5-air"
 # A 10-point drop of glm-4.5-air's MATH-500 profile is shown beyond the 1-point tolerance in about

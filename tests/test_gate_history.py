@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
+from test_gate import gate
+from test_report_fixtures import make_run
 
 from harness import records, results, stats
 from harness.gate.history import COLUMNS, gather
 from harness.gate.trend import SIZE
-from test_gate import gate
-from test_report_fixtures import make_run
 
 MODELS = ("glm-4.5", "glm-4.5-air")
 TASKS = ("math500", "gpqa_diamond")
@@ -94,7 +94,7 @@ def test_a_simulated_runs_history_row_costs_what_its_report_says(tmp_path: Path)
     """One pricing rule (cost.preset_of): the history priced a simulated run as unpriced while its
     own report priced it as cometapi."""
     from harness.report.costs import price_runs
-    from harness.report.runs import load_runs
+    from harness.runs import load_runs
 
     run = dated_run(tmp_path, "sim", 3)
     history = gather(tmp_path).table

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_report_fixtures import make_run
 
 from harness import stats
 from harness.errors import UserError
 from harness.gate.baseline import make_baseline, read_baseline, write_baseline
 from harness.gate.check import Pair, judge, judge_all
-from harness.report.runs import load_run
-from test_report_fixtures import make_run
+from harness.runs import load_run
 
 
 def items(correct: list[int], samples: int = 1) -> pd.DataFrame:

@@ -8,8 +8,8 @@ import pytest
 
 from harness.graders import GRADERS, Verdict, grade
 from harness.graders.extract import final_answer
-from harness.graders.reasoning import strip_reasoning
 from harness.graders.math import canonical, equivalent, judge, read
+from harness.graders.reasoning import strip_reasoning
 
 
 def test_graders_are_the_documented_five():
@@ -158,7 +158,7 @@ def test_cheap_graders_stay_linear_on_hostile_input(grader, gold, unit):
     # These graders run without a time limit, so no input may make them backtrack quadratically.
     start = time.perf_counter()
     grade(grader, unit * 40_000 + "x", gold)
-    assert time.perf_counter() - start < 3.0
+    assert time.perf_counter() - start < 30.0  # quadratic backtracking on 200k characters takes hours; linear, milliseconds
 
 
 def test_mcq_letters_follow_the_gold_beyond_d():

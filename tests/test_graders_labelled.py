@@ -13,8 +13,8 @@ from grading_cases import CASES, Case
 
 from harness.graders import GradeCase, GradingPool, Verdict
 from harness.graders.extract import final_answer
-from harness.graders.reasoning import strip_reasoning
 from harness.graders.math import canonical, equivalent, judge, read
+from harness.graders.reasoning import strip_reasoning
 
 # Every category issue 4 asks the set to cover.
 REQUIRED_CATEGORIES = {

@@ -31,8 +31,9 @@ def test_a_hanging_response_times_out_and_the_next_case_still_grades():
         elapsed = time.monotonic() - start
         [after] = pool.grade_many([GradeCase("math", r"\boxed{\frac{1}{2}}", "0.5")])  # on the replacement worker
     assert (hung.correct, hung.reason) == (False, "parse timeout")
-    # 1 s of the worker's CPU; a low-priority worker on a busy machine takes longer to use it
-    assert elapsed < 10 * 1.0 + 1.0, f"took {elapsed:.1f}s for a 1s limit"
+    # 1 s of the worker's CPU; a low-priority worker on a busy machine takes longer to use it. The
+    # case never ends by itself: any bound catches a missing timeout, so a generous one.
+    assert elapsed < 60, f"took {elapsed:.1f}s for a 1s limit"
     assert (after.correct, after.reason) == (True, "match")
 
 
@@ -102,7 +103,8 @@ def test_async_grading_never_blocks_the_event_loop(pool):
     verdicts, longest_gap = asyncio.run(main())
     assert verdicts[0].reason == "parse timeout"
     assert all(v.reason == "match" for v in verdicts[1:])
-    assert longest_gap < 0.25, f"the loop stalled for {longest_gap:.2f}s"
+    # grading that blocked the loop would stall it for the hanging case's whole time limit (2 s)
+    assert longest_gap < 1.0, f"the loop stalled for {longest_gap:.2f}s"
 
 
 def test_async_context_manager_closes_the_pool():
@@ -242,5 +244,5 @@ def test_a_worker_held_off_the_cpu_for_ten_times_the_limit_is_a_timeout_all_the_
         elapsed = time.monotonic() - start
         after = pool.submit(GradeCase("math", r"\boxed{3}", "3")).result(timeout=30)
     assert stuck.reason == "parse timeout"
-    assert 10 * 0.2 <= elapsed < 10 * 0.2 + 2.0
+    assert 10 * 0.2 <= elapsed < 10 * 0.2 + 20.0  # never before ten times the limit; after it, soon (the machine may be busy)
     assert after.reason == "match"

@@ -1,6 +1,5 @@
 import asyncio
 import sqlite3
-
 from pathlib import Path
 
 from harness.config import load_models
@@ -24,9 +23,9 @@ def tiny_task(tmp_path: Path):
     return load_task(str(tmp_path / "tiny.yaml"))
 
 
-def plan_for(tmp_path: Path, provider="simulated", seed=0, sampling=Sampling()):
+def plan_for(tmp_path: Path, provider="simulated", seed=0, sampling: Sampling | None = None):
     task = tiny_task(tmp_path)
-    return build_plan(resolve_provider(provider), ["glm-4.5", "glm-4.5-air"], load_models(), {"tiny": task}, {"tiny": 2}, sampling, seed)
+    return build_plan(resolve_provider(provider), ["glm-4.5", "glm-4.5-air"], load_models(), {"tiny": task}, {"tiny": 2}, sampling or Sampling(), seed)
 
 
 def test_plan_covers_models_items_samples_with_stable_unique_keys(tmp_path: Path):

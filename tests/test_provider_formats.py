@@ -15,12 +15,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from test_faults import log_rows, run_args, samples, set_faults
 
 from harness.cli import main
 from harness.config import load_providers
 from harness.simproc import simulator
-
-from test_faults import log_rows, run_args, samples, set_faults
 
 
 @pytest.fixture()

@@ -127,8 +127,8 @@ def test_ambiguous_answers_are_counted_as_their_own_share(run: Path, capsys):
     from rich.console import Console
 
     from harness.report.figures import collect
-    from harness.report.runs import load_runs
     from harness.report.terminal import print_summary
+    from harness.runs import load_runs
 
     rows = samples(run)
     row = next(r for r in rows if r["task"] == "gpqa_diamond" and r["correct"])

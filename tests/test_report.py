@@ -11,17 +11,18 @@ import pandas as pd
 import pytest
 from PIL import Image
 from rich.console import Console
+from test_report_fixtures import make_run
 
-from harness import cost, results, stats
+from harness import cost, family, results, stats
+from harness.canvas import DPI
+from harness.palette import styles
 from harness.report import default_folder, write_report
-from harness.report.charts import DPI, HEATMAP_SIZE, SINGLE_SIZE, _pareto, panel_size
+from harness.report.charts import HEATMAP_SIZE, SINGLE_SIZE, _pareto, panel_size
 from harness.report.figures import collect
-from harness.report.palette import VARIANT_COLOURS, styles
 from harness.report.reference import load_reference
-from harness.report.runs import load_runs
 from harness.report.tables import cost_totals_table, per_task_table
 from harness.report.terminal import print_summary
-from test_report_fixtures import make_run
+from harness.runs import load_runs
 
 CELL = re.compile(r"^(?P<acc>\d+\.\d) \[(?P<low>\d+\.\d), (?P<high>\d+\.\d)\] \((?P<n>\d+)×(?P<k>\d+)\)$")
 CHARTS = {
@@ -151,7 +152,7 @@ def test_every_variant_has_its_colour_in_the_accuracy_chart(report):
     _, written = report
     pixels = np.asarray(Image.open(files(written)["accuracy"]).convert("RGB")).reshape(-1, 3).astype(int)
     for variant in ("glm-4.5", "glm-4.5-air", "glm-4.5-flash"):
-        rgb = np.array([int(VARIANT_COLOURS[variant][i : i + 2], 16) for i in (1, 3, 5)])
+        rgb = np.array([int(family.colours()[variant][i : i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(pixels - rgb).max(axis=1) <= 6).sum() > 200, variant
 
 
@@ -218,9 +219,9 @@ def test_each_label_keeps_one_colour_and_two_runs_of_a_variant_get_two(tmp_path)
     a = make_run(tmp_path, "run-a", models=("glm-4.5", "glm-4.5-flash"), tasks=("aime24",))
     b = make_run(tmp_path, "run-b", models=("glm-4.5", "glm-4.5-air"), tasks=("aime24",))
     style = styles(load_runs([a, b]))
-    assert style["glm-4.5 (run-a)"].colour == VARIANT_COLOURS["glm-4.5"]
-    assert style["glm-4.5-air"].colour == VARIANT_COLOURS["glm-4.5-air"]
-    assert style["glm-4.5-flash"].colour == VARIANT_COLOURS["glm-4.5-flash"]
+    assert style["glm-4.5 (run-a)"].colour == family.colours()["glm-4.5"]
+    assert style["glm-4.5-air"].colour == family.colours()["glm-4.5-air"]
+    assert style["glm-4.5-flash"].colour == family.colours()["glm-4.5-flash"]
     assert len({s.colour for s in style.values()}) == len(style) and len({s.marker for s in style.values()}) == len(style)
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
-from harness.report import write_report
-from harness.report.palette import VARIANT_COLOURS
 from test_report_fixtures import make_run
+
+from harness import family
+from harness.report import write_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 WIDTH, MIN_HEIGHT = 1400, 4000
@@ -88,6 +88,6 @@ def test_report_html_screenshot_shows_every_table_and_chart(tmp_path: Path):
     for box in charts:
         x, y, w, h = (round(box[k]) for k in ("x", "y", "w", "h"))
         region = pixels[y : y + h, x : x + w].reshape(-1, 3)
-        colours = [np.array([int(VARIANT_COLOURS[v][i : i + 2], 16) for i in (1, 3, 5)]) for v in ("glm-4.5", "glm-4.5-air")]
+        colours = [np.array([int(family.colours()[v][i : i + 2], 16) for i in (1, 3, 5)]) for v in ("glm-4.5", "glm-4.5-air")]
         hits = [(np.abs(region - c).max(axis=1) < 25).sum() for c in colours]
         assert min(hits) > 20 or box["id"] == "chart-math500_subjects", f"{box['id']}: variant colours missing {hits}"

@@ -14,8 +14,8 @@ from harness.cli import main
 from harness.report import write_report
 from harness.report.comparison import compare
 from harness.report.figures import collect
-from harness.report.runs import load_runs
 from harness.report.terminal import print_summary
+from harness.runs import load_runs
 
 
 @pytest.fixture(scope="module")

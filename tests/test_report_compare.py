@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from test_report_fixtures import make_run
 
 from harness import results, stats
 from harness.errors import UserError
 from harness.report.comparison import compare, comparison_markdown, print_comparison
-from test_report_fixtures import make_run
 
 
 @pytest.fixture(scope="module")

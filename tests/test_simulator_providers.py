@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from test_simulator import AUTH, MATH, TEMPLATE, ask, running, sse
 
 from harness.errors import UserError
 from harness.simproc import simulator
@@ -22,7 +23,6 @@ from harness.simulator.answers import Responder
 from harness.simulator.calibration import MAX_P, Calibrator
 from harness.simulator.key import AnswerKey
 from harness.simulator.protocol import canonical_json, parse_chat_request
-from test_simulator import AUTH, MATH, TEMPLATE, ask, running, sse
 
 PROFILES = load_profiles(DEFAULT_PROFILES)
 SHIPPED = ["faithful", "fp8", "int4", "ignores-thinking", "no-usage", "slow", "lenient-checker", "router"]
@@ -252,7 +252,7 @@ def test_models_and_log_name_the_profile(hosts: dict[str | None, str], log_dir: 
 
 def test_a_slow_host_starts_later_and_streams_slower() -> None:
     def first_token_s(name: str) -> float:
-        with running(SimOptions(time_scale=0.05, provider_profile=name), [MATH]) as url, \
+        with running(SimOptions(time_scale=0.2, provider_profile=name), [MATH]) as url, \
                 httpx.Client(base_url=url, headers=AUTH, timeout=10) as c:
             waits = []
             for seed in range(4):
@@ -263,8 +263,10 @@ def test_a_slow_host_starts_later_and_streams_slower() -> None:
         return sum(waits) / len(waits)
 
     faithful, slow = first_token_s("faithful"), first_token_s("slow")
-    # glm-4.5's ttft is 1.2 s: about 60 ms at this scale, and 150 ms on a host 0.4 times as fast.
-    assert 0.03 < faithful < 0.12 and slow > 1.8 * faithful
+    # glm-4.5's ttft is 1.2 s: about 240 ms at this scale, and 600 ms on a host 0.4 times as fast
+    # (the exact figures are checked on the plans below, with no clock). Waits only lengthen on a
+    # busy machine, so the bounds are the lower ones, with room for scheduling noise in the ratio.
+    assert faithful > 0.12 and slow > 1.5 * faithful
 
     # Exactly: per token, 1/0.4 of the time; the first token, 2.5 times later on average.
     def plans(name: str) -> list[Any]:

@@ -12,7 +12,8 @@ from harness.simulator import DEFAULT_PROFILES, Faults, KeyItem, ProfileError, l
 from harness.simulator.answers import Responder
 from harness.simulator.calibration import _sigmoid, item_z, solve_offset
 from harness.simulator.draws import Draws
-from harness.simulator.forms import NO_ANSWER_ENDINGS, integer_equivalents, math_equivalents, math_near_miss
+from harness.simulator.forms import MCQ_ENDINGS, NO_ANSWER_ENDINGS, integer_equivalents, math_equivalents, math_near_miss, tentative
+from harness.simulator.judging import stated_letter
 from harness.simulator.key import AnswerKey, gold_letter, parse_options
 from harness.simulator.protocol import RequestError, parse_chat_request
 from harness.simulator.text import _REASONING, _SOLUTION, reasoning_pieces
@@ -90,7 +91,7 @@ def test_options_in_the_three_usual_layouts() -> None:
     question = "Which one?\nA. a distractor inside the question text\n"
     for layout in ("{l}) {t}", "({l}) {t}", "{l}. {t}"):
         texts = ["  the wrong one", "the right one", "another", "a fourth choice"]
-        block = "\n".join(layout.format(l=l, t=t) for l, t in zip("ABCD", texts))
+        block = "\n".join(layout.format(l=letter, t=text) for letter, text in zip("ABCD", texts))
         options = parse_options(f"{question}\n{block}\nThink step by step.")
         assert list(options) == list("ABCD")
         assert gold_letter(options, "the  right one") == "B"
@@ -172,3 +173,11 @@ def test_filler_text_gives_a_lenient_extractor_nothing() -> None:
     for sentence in (*_REASONING, *_SOLUTION, *NO_ANSWER_ENDINGS):
         assert not re.search(r"\b[A-D]\b|\d", sentence), sentence
         assert not re.search(r"answer|boxed", sentence, re.IGNORECASE), sentence
+
+
+def test_the_simulated_judge_reads_the_letters_the_simulator_writes() -> None:
+    """Its own rules, not glm-eval's graders: every phrasing the simulator ends with, the last one
+    stated when the reasoning named another on the way, and nothing from an ending that names none."""
+    assert [stated_letter("Some working.\n\n" + ending % "C") for ending in MCQ_ENDINGS] == ["C"] * len(MCQ_ENDINGS)
+    assert stated_letter(tentative("mcq", "B") + " On reflection...\n\nANSWER: D") == "D"
+    assert [stated_letter(ending) for ending in NO_ANSWER_ENDINGS] == [None] * len(NO_ANSWER_ENDINGS)

@@ -46,7 +46,7 @@ def glm_eval(installed: tuple[Path, dict[str, str]], cwd: Path, *args: str) -> s
 def test_the_wheel_finds_its_own_configs_and_tasks(installed, tmp_path: Path, mirror: Path):
     where = glm_eval(installed, tmp_path, "--version")
     assert where.returncode == 0
-    code = f"import harness.paths as p, json; print(json.dumps([str(p.CONFIGS), str(p.TASKS)]))"
+    code = "import harness.paths as p, json; print(json.dumps([str(p.CONFIGS), str(p.TASKS)]))"
     paths = subprocess.run([str(installed[0] / "python"), "-c", code], cwd=tmp_path, env=installed[1], capture_output=True, text=True)
     configs, tasks = map(Path, json.loads(paths.stdout))
     assert str(REPO) not in str(configs) and "site-packages" in str(configs), "the installed copy, not the checkout"

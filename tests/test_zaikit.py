@@ -15,7 +15,7 @@ from harness.cli import main
 from harness.evaluate import prepare
 from harness.report.figures import collect
 from harness.report.protocols import REQUESTS, gap_breakdown, gap_tables
-from harness.report.runs import load_runs
+from harness.runs import load_runs
 from harness.runspec import RunSpec
 
 

@@ -21,7 +21,7 @@ from harness.stats.items import GRADED
 
 if TYPE_CHECKING:  # the report imports this module to draw its provider section
     from harness.report.costs import Costs
-    from harness.report.runs import Run, Runs
+    from harness.runs import Run, Runs
 
 EQUIVALENCE_PTS = 5.0
 """Differences smaller than this many points count as "indistinguishable" once the interval is inside ±it."""
@@ -72,7 +72,11 @@ class Audit:
             if r.get("sampling accepted") == "NO":
                 found.append(f"{where} refused the sampling parameters ({r.get('answers')})")
         for r in self.rows.itertuples():
-            for share, what in ((r.truncated_share, "truncated"), (r.ambiguous_share, "ambiguous (no one answer chosen)"), (r.filtered_share, "refused by a content filter"), (r.failed_share, "failed")):
+            shares = (
+                (r.truncated_share, "truncated"), (r.ambiguous_share, "ambiguous (no one answer chosen)"),
+                (r.filtered_share, "refused by a content filter"), (r.failed_share, "failed"),
+            )
+            for share, what in shares:
                 if share >= FLAG_SHARE:
                     found.append(f"{r.provider} ({r.variant}, {r.task}): {100 * share:.0f}% of answers {what}")
         return found

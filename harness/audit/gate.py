@@ -11,8 +11,9 @@ from harness import stats
 from harness.audit.analysis import provider_of
 from harness.audit.run import read_audit
 from harness.errors import UserError
+from harness.formats import difference_cell, pct
 from harness.gate.check import CellCheck, Pair, exit_for, judge_all, per_cell
-from harness.report.runs import load_runs
+from harness.runs import load_runs
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,7 @@ def check_markdown(check: ProviderCheck) -> str:
         "| variant @ provider | task | reference | provider | Δ [interval] | verdict |", "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     for c in check.cells:
-        lines.append(f"| {c.model} | {c.task} | {100 * c.baseline:.1f} | {100 * c.current:.1f} | "
-                     f"{100 * c.delta:+.1f} [{100 * c.low:.1f}, {100 * c.high:.1f}] | {c.verdict} |")
+        lines.append(f"| {c.model} | {c.task} | {pct(c.baseline)} | {pct(c.current)} | {difference_cell(c.delta, c.low, c.high)} | {c.verdict} |")
     failed = [c for c in check.cells if c.verdict == "regressed"]
     open_cells = [c for c in check.cells if c.verdict == "inconclusive"]
     verdict = "FAILED" if failed else "NOT DECIDED" if open_cells else "passed"

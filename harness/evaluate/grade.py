@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness import zaikit
+from harness import phases, zaikit
 from harness.errors import ProviderError
 from harness.evaluate.events import JudgeAsked, Listener
 from harness.evaluate.prepare import missing_error
@@ -63,6 +63,7 @@ class Grading:
     def _shared(self, text: str) -> str:
         return self._strings.setdefault(text, text)
 
+    @phases.timed("grade")
     def finish(self, store: Store) -> dict[str, Verdict]:
         """Every stored answer's verdict: those still being graded, then those not yet started."""
         for future in list(self._pending.values()):
@@ -82,6 +83,7 @@ class Grading:
         return self.verdicts
 
 
+@phases.timed("judge")
 def judge(plan: Plan, judge: Judge, verdicts: dict[str, Verdict], sender: Sender, address: Address, fallback: bool) -> dict[str, dict[str, Any]]:
     """Ask the judge what the tasks need of it; returns, per sample key, what it was asked and said."""
     store = sender.store

@@ -8,11 +8,11 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import results, zaikit
+from harness import phases, results, zaikit
 from harness.budget import Budget
 from harness.client import TRUNCATED
 from harness.cost import load_prices, run_preset
@@ -26,7 +26,7 @@ from harness.records import Manifest, PricingRecord, SampleRow, write_manifest, 
 from harness.regrade import check_of
 from harness.runner import Outcome
 from harness.runspec import RunSpec
-from harness.simulator.protocol import SIMULATOR_HEADER
+from harness.simmark import SIMULATOR_HEADER
 from harness.stats.items import GRADED
 from harness.store import FAILED, FILTERED, OK, Store, StoredResponse
 
@@ -100,6 +100,7 @@ def problems(outcome: Outcome, totals: dict[str, Any], budget: Budget | None) ->
             break
 
 
+@phases.timed("write_samples")
 def _write_samples(plan: Plan, store: Store, run_dir: Path, outcome: Outcome, graded: Verdicts) -> dict[str, Any]:
     """samples.jsonl in plan order, a batch at a time (bounded memory), written whole or not at all."""
     totals: dict[str, Any] = {
@@ -135,6 +136,7 @@ def _write_samples(plan: Plan, store: Store, run_dir: Path, outcome: Outcome, gr
 def _sample_row(plan: Plan, job: Job, row: StoredResponse | None, outcome: Outcome, graded: Verdicts) -> SampleRow:
     item = plan.item(job)
     prompt = plan.prompt(job)
+    error: str | None
     if row is not None and row.status == FILTERED:
         status = "filtered"
         error = row.error or f"the provider's content filter ended the answer (finish_reason {row.finish_reason!r})"
@@ -206,7 +208,7 @@ def _manifest(spec: RunSpec, plan: Plan, ending: Ending, totals: dict[str, Any],
         "git_commit": results.git_commit(),
         "store": str(store_path(spec)),
         "started": ending.started.isoformat(),
-        "ended": datetime.now(timezone.utc).isoformat(),
+        "ended": datetime.now(UTC).isoformat(),
         "wall_s": round(ending.wall_s, 3),
         "totals": {
             "requests_planned": len(plan.jobs),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,11 @@ from harness.evaluate.record import Ending, Verdicts, problems, write_run
 from harness.evaluate.send import Endpoints, Sender, Target, by_model
 from harness.graders import GradingPool
 from harness.kitgrading import kit_jobs
-from harness.zaikit import KitVerdict
 from harness.probe import as_manifest, probe
 from harness.runner import Outcome
 from harness.runspec import RunSpec
 from harness.store import Store, StoreLock
+from harness.zaikit import KitVerdict
 
 
 @dataclass
@@ -42,7 +42,7 @@ def execute(spec: RunSpec, argv: list[str], listener: Listener, allow_builtin_sa
     judge_model = judge_for(spec, plan)
     run_dir = run_dir_for(spec)
     writable(run_dir)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     with StoreLock(store_path(spec), ["glm-eval", *argv]), Store(store_path(spec)) as store, contextlib.ExitStack() as stack:
         stored = store.usable_keys((job.key for job in plan.jobs), spec.resend_filtered)
         missing = [job for job in plan.jobs if job.key not in stored]

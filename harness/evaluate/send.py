@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from harness import phases
 from harness.batch import BatchAPI, BatchRunner
 from harness.budget import Budget
 from harness.client import ChatClient
@@ -101,6 +102,7 @@ class Sender:
     spec: RunSpec
     listener: Listener
 
+    @phases.timed("send")
     def send(
         self, target: Target, work: dict[str, list[Job]], body_for: Callable[[Job], dict[str, Any]], budget: Budget | None = None,
         on_stored: Callable[[Job, StoredResponse], None] | None = None,

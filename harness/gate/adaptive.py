@@ -17,12 +17,12 @@ from rich.console import Console
 
 from harness import evaluate, stats
 from harness.errors import UserError
+from harness.formats import difference_cell, pct, task_name
 from harness.gate.baseline import Baseline, read_baseline
 from harness.gate.check import CellCheck, Pair, exit_for, judge, per_cell
 from harness.gate.sequential import DECIDED, looks
 from harness.gate.settings import differences
-from harness.report.runs import load_run
-from harness.report.tables import task_name
+from harness.runs import load_run
 from harness.runspec import RunSpec
 from harness.runview import RunView
 
@@ -106,6 +106,6 @@ def adaptive_markdown(check: AdaptiveCheck) -> str:
     ]
     for c in check.cells:
         x = c.check
-        lines.append(f"| {x.model} | {task_name(x.task)} | {c.look} of {c.looks} | {x.n_items} | {100 * x.baseline:.1f} | "
-                     f"{100 * x.current:.1f} | {100 * x.delta:+.1f} [{100 * x.low:.1f}, {100 * x.high:.1f}] | {x.verdict} |")
+        lines.append(f"| {x.model} | {task_name(x.task)} | {c.look} of {c.looks} | {x.n_items} | {pct(x.baseline)} | "
+                     f"{pct(x.current)} | {difference_cell(x.delta, x.low, x.high)} | {x.verdict} |")
     return "\n".join(lines) + "\n"

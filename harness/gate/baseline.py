@@ -10,7 +10,7 @@ in a pull request as changed figures.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +22,7 @@ from harness.config import Strict, describe_validation_error
 from harness.errors import UserError
 from harness.gate.order import task_rank, variant_rank
 from harness.records import Manifest
-from harness.report.runs import Run
+from harness.runs import Run
 
 FORMAT = 1
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "thinking")
@@ -121,7 +121,7 @@ def make_baseline(run: Run) -> Baseline:
     }
     return Baseline(
         format=FORMAT,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         source=Source(
             run_id=run.name,
             git_commit=manifest.git_commit,

@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 
 from harness import stats
-from harness.stats.intervals import difference_interval, z_quantile
 from harness.errors import UserError
+from harness.formats import task_name
 from harness.gate.baseline import Baseline, read_baseline
 from harness.gate.settings import differences
-from harness.report.runs import Run, load_run
-from harness.report.tables import task_name
+from harness.runs import Run, load_run
+from harness.stats.intervals import difference_interval, z_quantile
 
 Verdict = Literal["regressed", "inconclusive", "ok", "improved"]
 EXIT_OK, EXIT_REGRESSED, EXIT_UNDECIDED = 0, 1, 3

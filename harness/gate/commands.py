@@ -43,12 +43,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("run", type=Path, metavar="RUN", help="a run folder (results/<run>), or an audit folder (`glm-eval audit`): "
                                                           "then each provider is checked against the audit's reference")
     check.add_argument("--baseline", type=Path, metavar="PATH", help="a file written by `glm-eval baseline` (required for a run folder)")
-    check.add_argument("--tolerance", type=float, default=1.0, metavar="POINTS", help="accuracy points a score may drop before it counts as a regression (default 1.0)")
+    check.add_argument("--tolerance", type=float, default=1.0, metavar="POINTS",
+                       help="accuracy points a score may drop before it counts as a regression (default 1.0)")
     check.add_argument("--alpha", type=float, default=0.05,
                        help="chance that noise alone fails the check, over all model x task cells together (default 0.05)")
     check.add_argument("--require-conclusive", dest="require_conclusive", action="store_true",
                        help="exit 3 when nothing regressed but some cell can neither show nor rule out a drop beyond the tolerance")
-    check.add_argument("--summary", type=Path, metavar="PATH", help=f"markdown summary (default RUN/{SUMMARY_FILE}); also appended to $GITHUB_STEP_SUMMARY when set")
+    check.add_argument("--summary", type=Path, metavar="PATH",
+                       help=f"markdown summary (default RUN/{SUMMARY_FILE}); also appended to $GITHUB_STEP_SUMMARY when set")
     check.add_argument("--junit", type=Path, metavar="PATH", help=f"JUnit XML with one test case per model x task (default RUN/{JUNIT_FILE})")
     check.set_defaults(func=cmd_check)
 
@@ -63,9 +65,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
+    from harness.formats import task_name
     from harness.gate.baseline import make_baseline, write_baseline
-    from harness.report.runs import SIMULATED, load_run
-    from harness.report.tables import task_name
+    from harness.runs import SIMULATED, load_run
 
     run = load_run(args.run)
     baseline = make_baseline(run)
@@ -104,6 +106,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 def _check_audit(args: argparse.Namespace, console: Console) -> int:
     """Every provider of an audit against its reference: exit 1 when one is worse by more than the tolerance."""
     from harness.audit.gate import check_audit, check_markdown
+    from harness.formats import difference_cell, pct
     from harness.gate.summary import append_step_summary
 
     check = check_audit(args.run, args.tolerance, args.alpha)
@@ -116,8 +119,7 @@ def _check_audit(args: argparse.Namespace, console: Console) -> int:
     for column in ("variant @ provider", "task", "reference %", "provider %", "Δ [interval]", "verdict"):
         view.add_column(column, justify="right" if "%" in column or "Δ" in column else "left")
     for c in check.cells:
-        view.add_row(c.model, c.task, f"{100 * c.baseline:.1f}", f"{100 * c.current:.1f}",
-                     f"{100 * c.delta:+.1f} [{100 * c.low:.1f}, {100 * c.high:.1f}]", c.verdict)
+        view.add_row(c.model, c.task, pct(c.baseline), pct(c.current), difference_cell(c.delta, c.low, c.high), c.verdict)
     console.print(view)
     for paragraph in markdown.rstrip().split("\n\n")[3:]:  # after the heading, the explanation and the table: the verdict
         console.print(paragraph.replace("**", ""))
@@ -126,10 +128,10 @@ def _check_audit(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:
+    from harness.formats import accuracy_cell, money, task_name
     from harness.gate.history import gather
     from harness.gate.trend import trend_charts
-    from harness.report.runs import SIMULATED
-    from harness.report.tables import money, task_name
+    from harness.runs import SIMULATED
 
     found = gather(args.root)
     table = found.table
@@ -138,14 +140,15 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
     table.to_csv(out, index=False)
     charts = trend_charts(table, out.parent, out.stem)
     shown = table.tail(HISTORY_SHOWN)
-    view = Table(title=f"History of {table['run_id'].nunique()} runs under {args.root}" + (f" (last {len(shown)} of {len(table)} rows)" if len(shown) < len(table) else ""))
+    part = f" (last {len(shown)} of {len(table)} rows)" if len(shown) < len(table) else ""
+    view = Table(title=f"History of {table['run_id'].nunique()} runs under {args.root}{part}")
     for column in ("started", "run", "commit", "provider", "model", "task", "accuracy % [95% CI] (n×k)", "cost"):
         view.add_column(column, justify="right" if column in ("accuracy % [95% CI] (n×k)", "cost") else "left")
     for r in shown.itertuples():
         view.add_row(
             f"{r.started:%Y-%m-%d %H:%M}", str(r.run_id), str(r.git_commit or "-")[:10],
             SIMULATED if r.simulated else str(r.provider), str(r.model), task_name(str(r.task)),
-            f"{100 * r.accuracy:.1f} [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}] ({r.n_items}×{r.k})",
+            accuracy_cell(r.accuracy, r.ci_low, r.ci_high, r.n_items, r.k),
             money(r.cost, r.currency) if r.priced_as != "unpriced" else "unpriced",
         )
     console.print(view)

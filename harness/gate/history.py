@@ -16,7 +16,7 @@ from harness import results, stats
 from harness.cost import UNPRICED, PriceBook, PriceError, cost_summary, load_prices, run_preset
 from harness.errors import UserError
 from harness.gate.order import task_rank, variant_rank
-from harness.report.runs import Run, load_run
+from harness.runs import Run, load_run
 
 COLUMNS = [
     "started", "run_id", "git_commit", "provider", "simulated", "model", "model_id", "task", "fingerprint",
@@ -49,7 +49,8 @@ def gather(root: Path) -> History:
         folder = manifest.parent.relative_to(root).as_posix()
         frames.append(_rows(run, run.name if folder == "." else folder, book))
     if not frames:
-        raise UserError(f"no run folders under {root} (a run folder holds {results.MANIFEST} and {results.SAMPLES})" + (f"; skipped: {skipped[0]}" if skipped else ""))
+        why = f"; skipped: {skipped[0]}" if skipped else ""
+        raise UserError(f"no run folders under {root} (a run folder holds {results.MANIFEST} and {results.SAMPLES}){why}")
     table = pd.concat(frames, ignore_index=True)
     table = table.assign(_model=table["model"].map(variant_rank), _task=table["task"].map(task_rank))
     table = table.sort_values(["started", "run_id", "_model", "_task"], kind="mergesort")

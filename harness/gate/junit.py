@@ -5,11 +5,11 @@ figures in <system-out>, so an inconclusive or improved cell is visible without 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from harness.gate.check import Check
 from harness.gate.summary import explanation, level_name, row, tolerance
-from harness.report.runs import SIMULATED
+from harness.runs import SIMULATED
 
 SUITE = "glm-eval check"
 
@@ -26,7 +26,7 @@ def check_junit(check: Check) -> str:
         suites, "testsuite",
         name=f"{SUITE} {check.run.name} against {check.baseline_path}{mark}",
         tests=str(len(check.cells)), failures=str(failures), errors="0", skipped="0", time="0",
-        timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     properties = ET.SubElement(suite, "properties")
     for name, value in (

@@ -4,11 +4,12 @@ order runs happened to be written in."""
 
 from __future__ import annotations
 
-from harness.report.runs import TASK_ORDER, VARIANT_ORDER
+from harness import family
+from harness.runs import TASK_ORDER
 
 
 def variant_rank(name: str) -> tuple[int, str]:
-    return _rank(name, VARIANT_ORDER)
+    return _rank(name, family.variants())
 
 
 def task_rank(name: str) -> tuple[int, str]:

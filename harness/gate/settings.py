@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.formats import task_name
 from harness.gate.baseline import Baseline, sampling_of
-from harness.report.runs import Run
-from harness.report.tables import task_name
+from harness.runs import Run
 
 
 @dataclass(frozen=True)

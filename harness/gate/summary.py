@@ -11,26 +11,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness.formats import p_value, pct, signed_pts, task_name
 from harness.gate.check import CellCheck, Check
-from harness.report.runs import SIMULATED, SIMULATED_NOTE
-from harness.report.tables import DASH, task_name
+from harness.runs import SIMULATED, SIMULATED_NOTE
 
 COLUMNS = ("variant", "task", "baseline %", "current %", "Δ points", "interval", "p", "verdict")
 NUMERIC = {"baseline %", "current %", "Δ points", "interval", "p"}
 
 
-def points(value: float) -> str:
-    return DASH if math.isnan(value) else f"{100 * value:+.1f}"
 
 
-def percent(value: float) -> str:
-    return DASH if math.isnan(value) else f"{100 * value:.1f}"
 
 
-def p_value(value: float) -> str:
-    if math.isnan(value):
-        return DASH
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def level_name(check: Check) -> str:
@@ -47,10 +39,10 @@ def row(check: Check, cell: CellCheck) -> dict[str, str]:
     return {
         "variant": cell.model,
         "task": task_name(cell.task),
-        "baseline %": f"{percent(cell.baseline)} ({cell.n_items}×{cell.k_baseline})",
-        "current %": f"{percent(cell.current)} ({cell.n_items}×{cell.k_current})",
-        "Δ points": points(cell.delta),
-        "interval": f"[{points(cell.low)}, {points(cell.high)}]",
+        "baseline %": f"{pct(cell.baseline)} ({cell.n_items}×{cell.k_baseline})",
+        "current %": f"{pct(cell.current)} ({cell.n_items}×{cell.k_current})",
+        "Δ points": signed_pts(cell.delta),
+        "interval": f"[{signed_pts(cell.low)}, {signed_pts(cell.high)}]",
         "p": p_value(min(1.0, cell.p_value * len(check.cells))),
         "verdict": cell.verdict,
     }
@@ -58,7 +50,7 @@ def row(check: Check, cell: CellCheck) -> dict[str, str]:
 
 def headline(check: Check) -> str:
     if check.regressions:
-        named = ", ".join(f"{c.model} on {task_name(c.task)} ({points(c.delta)} points)" for c in check.regressions)
+        named = ", ".join(f"{c.model} on {task_name(c.task)} ({signed_pts(c.delta)} points)" for c in check.regressions)
         return f"REGRESSED: {named}"
     counts = Counter(c.verdict for c in check.cells)
     tally = ", ".join(f"{counts[v]} {v}" for v in ("ok", "improved", "inconclusive") if counts[v])

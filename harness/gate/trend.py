@@ -23,11 +23,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from harness.report.charts import DPI, GRID, titled_figure
-from harness.report.palette import MARKERS, OKABE_ITO, VARIANT_COLOURS
+from harness import family
+from harness.canvas import DPI, GRID, titled_figure
+from harness.formats import task_name
 from harness.gate.order import task_rank, variant_rank
-from harness.report.runs import SIMULATED, VARIANT_ORDER
-from harness.report.tables import task_name
+from harness.palette import MARKERS, OKABE_ITO
+from harness.runs import SIMULATED
 
 SIZE = (11.0, 5.5)
 MAX_TICKS = 8
@@ -54,7 +55,8 @@ def trend_chart(rows: pd.DataFrame, task: str, path: Path) -> Path:
     ax = fig.add_subplot()
     step = SPREAD / len(variants)
     for i, variant in enumerate(variants):
-        mine = rows[rows["model"] == variant].assign(x=lambda f: f["run_id"].map(x_of) + (i - (len(variants) - 1) / 2) * step)
+        mine = rows[rows["model"] == variant]
+        mine = mine.assign(x=mine["run_id"].map(x_of) + (i - (len(variants) - 1) / 2) * step)
         _variant(ax, mine.sort_values("x"), colours[variant], markers[variant])
     _run_axis(ax, runs)
     lowest = np.nanmin(100 * rows["ci_low"].to_numpy(dtype=float))
@@ -116,11 +118,12 @@ def _variants(models: pd.Series) -> list[str]:
 
 def _colours(variants: list[str]) -> dict[str, str]:
     """The report's colour for each known variant; spare palette colours for the others."""
-    spare = [c for c in OKABE_ITO.values() if c not in VARIANT_COLOURS.values()]
+    own = family.colours()
+    spare = [c for c in OKABE_ITO.values() if c not in own.values()]
     colours, extra = {}, 0
     for v in variants:
-        if v in VARIANT_COLOURS:
-            colours[v] = VARIANT_COLOURS[v]
+        if v in own:
+            colours[v] = own[v]
         else:
             colours[v] = spare[extra % len(spare)]
             extra += 1
@@ -129,9 +132,10 @@ def _colours(variants: list[str]) -> dict[str, str]:
 
 def _markers(variants: list[str]) -> dict[str, str]:
     """A marker per variant that is the same in every task's chart (so by the family's order)."""
-    others = [v for v in variants if v not in VARIANT_ORDER]
+    order = family.variants()
+    others = [v for v in variants if v not in order]
     return {
-        v: MARKERS[(VARIANT_ORDER.index(v) if v in VARIANT_ORDER else len(VARIANT_ORDER) + others.index(v)) % len(MARKERS)]
+        v: MARKERS[(order.index(v) if v in order else len(order) + others.index(v)) % len(MARKERS)]
         for v in variants
     }
 

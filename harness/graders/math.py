@@ -19,6 +19,7 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 import sympy
 from math_verify import LatexExtractionConfig, parse, verify
@@ -182,7 +183,7 @@ def _inequalities(expr: object) -> list[list[Relational]] | None:
     ``x^2-3x+2=0`` restates a problem, it does not answer "find the set of solutions"."""
     alternatives = list(expr.args) if isinstance(expr, sympy.FiniteSet) else [expr]
     groups = [list(a.args) if isinstance(a, sympy.And) else [a] for a in alternatives]
-    relations = [r for group in groups for r in group]
+    relations: list[Any] = [r for group in groups for r in group]
     if not relations or not all(isinstance(r, Relational) and not isinstance(r, sympy.Eq) for r in relations):
         return None
     if len(set().union(*(r.free_symbols for r in relations))) != 1:

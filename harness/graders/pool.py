@@ -61,6 +61,7 @@ from harness.graders.verdict import TIMEOUT, WORKER_CRASHED, Verdict, error_reas
 
 IN_PROCESS: frozenset[str] = frozenset({"mcq", "integer", "exact"})
 WORKER_NICENESS = 10
+Context = multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext
 _MAX_CHUNK = 32
 _WALL_FACTOR = 10  # a case gets at most this many times its CPU time limit in wall time
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -149,7 +150,7 @@ class _Job:
 
 
 class _Worker:
-    def __init__(self, context: multiprocessing.context.BaseContext, index: int, niceness: int) -> None:
+    def __init__(self, context: Context, index: int, niceness: int) -> None:
         self.index = index  # which queue holds this worker's own cases
         self.conn, child = context.Pipe()
         self.process = context.Process(
@@ -188,7 +189,7 @@ class _Worker:
         self.conn.close()
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> Context:
     """forkserver where available: safe to start from a threaded parent, and, with the graders
     loaded and warmed up in the server (:mod:`harness.graders.warm`), a worker starts in about
     10 ms instead of a second, and grades its first cases at full speed."""
@@ -395,7 +396,7 @@ class GradingPool:
                 worker.stop(kill=bool(worker.jobs) or not worker.ready)
             self._fail_queue(reason)
 
-    def _serve(self, workers: list[_Worker], context: multiprocessing.context.BaseContext) -> None:
+    def _serve(self, workers: list[_Worker], context: Context) -> None:
         while not self._closed and self._broken is None:
             for i, worker in enumerate(workers):
                 workers[i] = self._feed(worker, context)
@@ -420,7 +421,7 @@ class GradingPool:
     def _overran(self, worker: _Worker, now: float) -> bool:
         """Whether the worker's current case is past its time limit; if not, when to look again
         (the soonest it could be: the rest of its CPU time at full speed)."""
-        assert worker.started is not None  # a deadline is only set with a case started
+        assert worker.started is not None and worker.process.pid is not None  # a deadline is only set with a case started
         used = _cpu_seconds(worker.process.pid) - worker.cpu_mark
         backstop = worker.started + _WALL_FACTOR * self.timeout_s
         if used >= self.timeout_s or now >= backstop:
@@ -428,7 +429,7 @@ class GradingPool:
         worker.deadline = min(now + self.timeout_s - used, backstop)
         return False
 
-    def _feed(self, worker: _Worker, context: multiprocessing.context.BaseContext) -> _Worker:
+    def _feed(self, worker: _Worker, context: Context) -> _Worker:
         if not worker.ready or worker.jobs or not self._queued:
             return worker
         chunk = self._take_chunk(worker.index)
@@ -440,7 +441,7 @@ class GradingPool:
         worker.start_case(time.monotonic(), self.timeout_s)
         return worker
 
-    def _receive(self, worker: _Worker, context: multiprocessing.context.BaseContext) -> _Worker:
+    def _receive(self, worker: _Worker, context: Context) -> _Worker:
         """Take every message waiting from ``worker`` (the selector saw at least one)."""
         try:
             while True:
@@ -459,7 +460,7 @@ class GradingPool:
             return self._replace(worker, context, WORKER_CRASHED)
 
     def _replace(
-        self, worker: _Worker, context: multiprocessing.context.BaseContext, reason: str | None
+        self, worker: _Worker, context: Context, reason: str | None
     ) -> _Worker:
         """Kill ``worker``; its current case gets ``reason``, the rest of its chunk is queued again."""
         if worker.jobs and reason is not None:
@@ -472,7 +473,7 @@ class GradingPool:
         worker.stop(kill=True)
         return self._start(context, worker.index)
 
-    def _start(self, context: multiprocessing.context.BaseContext, index: int) -> _Worker:
+    def _start(self, context: Context, index: int) -> _Worker:
         worker = _Worker(context, index, self.niceness)
         self._selector.register(worker.conn, selectors.EVENT_READ)
         return worker

@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 from matplotlib import ticker
 
-from harness.report.charts import GRID, Chart, _figure, _legend, _panels, _save, panel_size
+from harness.canvas import GRID
+from harness.formats import DASH, interval, pct, task_name
+from harness.palette import styles
+from harness.report.charts import Chart, _figure, _legend, _panels, _save, panel_size
 from harness.report.figures import Figures
-from harness.report.palette import styles
-from harness.report.tables import DASH, Table, display_label, in_report_order, interval, pct, task_name, title
+from harness.report.tables import Table, display_label, in_report_order, title
 from harness.stats.caps import WITHIN_PTS, sentence
 
 SECTION = "Token budget"

@@ -6,19 +6,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import cost
+from harness.report.budget import budget_chart, budget_tables
 from harness.report.charts import write_charts
 from harness.report.exports import figures_frame, summary_frame
 from harness.report.figures import Figures, collect
 from harness.report.html import report_html
 from harness.report.markdown import summary_markdown
-from harness.report.reference import DEFAULT_REFERENCE
-from harness.report.budget import budget_chart, budget_tables
 from harness.report.protocols import gap_breakdown, gap_chart, gap_tables
 from harness.report.providers import provider_charts, provider_tables
-from harness.report.thinking import thinking_chart, thinking_rows, thinking_tables
-from harness.report.runs import Runs, load_runs
+from harness.report.reference import DEFAULT_REFERENCE
 from harness.report.second_opinion import second_opinion_rates, second_opinion_tables
 from harness.report.tables import all_tables
+from harness.report.thinking import thinking_chart, thinking_rows, thinking_tables
+from harness.runs import Runs, load_runs
 
 REPORT_DIR = "report"
 

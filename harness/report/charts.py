@@ -18,24 +18,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib import patheffects, ticker
+from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from harness import cost
+from harness.canvas import DPI, GRID, titled_figure
+from harness.formats import task_name
+from harness.palette import Style, styles
 from harness.report.figures import Figures
-from harness.report.palette import Style, styles
-from harness.report.runs import SIMULATED
-from harness.report.tables import display_label, task_name
+from harness.report.tables import display_label
 from harness.stats.items import graded_mask
 
-DPI = 150
 PANEL_COLUMNS = 3
 SINGLE_SIZE = (11.0, 5.5)
 HEATMAP_SIZE = (11.0, 6.0)
-WATERMARK = (0.835, 0.369, 0.0, 0.35)  # Okabe-Ito vermillion, outline only, so it tints no data
-GRID = {"color": "#d9d9d9", "linewidth": 0.6}
 
 
 @dataclass(frozen=True)
@@ -252,16 +250,6 @@ def _figure(figures: Figures, size: tuple[float, float], title: str) -> Figure:
     return titled_figure(size, title, figures.runs.simulated)
 
 
-def titled_figure(size: tuple[float, float], title: str, simulated: bool) -> Figure:
-    """A chart's figure: titled, and for simulated runs marked in the title and across the plot."""
-    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
-    if simulated:
-        fig.suptitle(f"{SIMULATED}: {title}\nscores from glm-eval's simulated endpoint, not the real models", fontsize=12.5)
-        fig.text(0.5, 0.5, SIMULATED, fontsize=80, fontweight="bold", color=(1, 1, 1, 0), rotation=20, ha="center",
-                 va="center", zorder=10, path_effects=[patheffects.withStroke(linewidth=1.1, foreground=WATERMARK)])
-    else:
-        fig.suptitle(title, fontsize=13)
-    return fig
 
 
 def _panels(fig: Figure, tasks: tuple[str, ...]) -> list[tuple[Axes, str]]:

@@ -16,10 +16,11 @@ from rich.console import Console
 
 from harness import stats
 from harness.errors import UserError
+from harness.formats import DASH, p_value, pct, pts_interval, signed_pts, task_name
 from harness.report.markdown import table_markdown
-from harness.report.runs import SIMULATED, SIMULATED_NOTE, Run, load_run
-from harness.report.tables import DASH, Table, pct, signed_pts, task_name
+from harness.report.tables import Table
 from harness.report.terminal import rich_table
+from harness.runs import SIMULATED, SIMULATED_NOTE, Run, load_run
 
 ROW_COLUMNS = [
     "task", "a", "b", "n_items", "k_a", "k_b", "accuracy_a", "accuracy_b", "delta", "ci_low", "ci_high",
@@ -60,7 +61,6 @@ def compare(run_a: Path, run_b: Path | None = None, model_a: str | None = None, 
     if second is not None and second.path.resolve() == first.path.resolve():
         second = None
     pairs = _pairs(first, second, model_a, model_b)
-    across = second is not None
     rows, flips, notes = [], [], []
     for side_a, side_b in pairs:
         a, b = side_a.variant, side_b.variant
@@ -77,14 +77,14 @@ def compare(run_a: Path, run_b: Path | None = None, model_a: str | None = None, 
             flips.append(result.flips.assign(task=task, a=a, b=b))
         if tasks_a ^ tasks_b:
             notes.append(f"Only one side ran {', '.join(sorted(map(task_name, tasks_a ^ tasks_b)))} ({a} vs {b}): not compared.")
-    if across:
+    if second is not None:
         notes += _differences(first, second)
     rows_frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
     notes += _unpaired(rows_frame)
     flips_frame = pd.concat(flips, ignore_index=True)[FLIP_COLUMNS] if flips else pd.DataFrame(columns=FLIP_COLUMNS)
     simulated = first.simulated or (second is not None and second.simulated)
-    name_a = f"run {first.name}" if across else f"{pairs[0][0].variant} (run {first.name})"
-    name_b = f"run {second.name}" if across else pairs[0][1].variant
+    name_a = f"run {first.name}" if second is not None else f"{pairs[0][0].variant} (run {first.name})"
+    name_b = f"run {second.name}" if second is not None else pairs[0][1].variant
     return Comparison(name_a, name_b, rows_frame, flips_frame, tuple(notes), simulated)
 
 
@@ -102,10 +102,10 @@ def comparison_tables(comparison: Comparison) -> list[Table]:
         "A %": [pct(v) for v in r["accuracy_a"]],
         "B %": [pct(v) for v in r["accuracy_b"]],
         "B − A, pts": [signed_pts(v) for v in r["delta"]],
-        "95% CI, pts": [_pts_interval(lo, hi) for lo, hi in zip(r["ci_low"], r["ci_high"])],
-        "p": [_p(v) for v in r["p_value"]],
+        "95% CI, pts": [pts_interval(lo, hi) for lo, hi in zip(r["ci_low"], r["ci_high"])],
+        "p": [p_value(v) for v in r["p_value"]],
         "verdict": r["verdict"],
-        "flipped": [f"+{g} −{l}" for g, l in zip(r["n_gained"], r["n_lost"])],
+        "flipped": [f"+{gained} −{lost}" for gained, lost in zip(r["n_gained"], r["n_lost"])],
     })
     notes = [f"{SIMULATED}: {SIMULATED_NOTE}."] if c.simulated else []
     notes += [
@@ -182,6 +182,7 @@ def _pairs(first: Run, second: Run | None, model_a: str | None, model_b: str | N
                             f"{second.name}: {', '.join(variants_b)}): name model A and model B")
         return [(Side(first, v), Side(second, v)) for v in common]
     model_a, model_b = model_a or model_b, model_b or model_a
+    assert model_a is not None and model_b is not None  # one was named: both None returned above
     _require(first, model_a, variants_a)
     _require(second, model_b, variants_b)
     return [(Side(first, model_a), Side(second, model_b))]
@@ -235,11 +236,4 @@ def _unpaired(rows: pd.DataFrame) -> list[str]:
     ]
 
 
-def _pts_interval(low: float, high: float) -> str:
-    return DASH if pd.isna(low) or pd.isna(high) else f"[{100 * low:+.1f}, {100 * high:+.1f}]"
 
-
-def _p(value: float) -> str:
-    if pd.isna(value):
-        return DASH
-    return "<0.001" if value < 0.001 else f"{value:.3f}"

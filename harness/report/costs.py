@@ -15,7 +15,7 @@ import pandas as pd
 
 from harness import cost
 from harness.errors import UserError
-from harness.report.runs import Run, Runs
+from harness.runs import Run, Runs
 
 # The preset that prices simulated tokens: CometAPI's list is the one published beside the
 # reference figures and the only one with a price for all five variants.

@@ -7,6 +7,7 @@ or harness.cost (prices), never from arithmetic of our own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,9 @@ import pandas as pd
 from harness import cost, stats
 from harness.audit.analysis import Audit, audit, is_audit
 from harness.report.costs import Costs, price_runs
-from harness.stats import caps
 from harness.report.reference import DEFAULT_REFERENCE, Reference, load_reference, reference_comparison
-from harness.report.runs import Runs
+from harness.runs import Runs
+from harness.stats import caps
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def collect(
         reference=published,
         reference_rows=reference_comparison(runs, summary, published),
         throughput={
-            run.name: stats.throughput(run.scores, run.manifest.wall_s) if (run.manifest.wall_s or 0) > 0 else None
+            run.name: stats.throughput(run.scores, run.manifest.wall_s) if run.manifest.wall_s else None
             for run in runs.runs
         },
         providers=audit(runs, summary, costs) if is_audit(runs) else None,
@@ -92,11 +93,15 @@ def _cap_curves(runs: Runs, prices: Path, price_as: str | None) -> pd.DataFrame:
         max_tokens = int(run.manifest.sampling.get("max_tokens") or 0)
         if max_tokens <= 0:
             continue
-        row_cost = None if book is None else (lambda rows, p=cost.run_preset(book, run.manifest, price_as): cost.row_costs(rows, book, p)["cost"])
-        curve = caps.cap_curve(run.scores, max_tokens, row_cost)
+        curve = caps.cap_curve(run.scores, max_tokens, None if book is None else _row_cost(book, cost.run_preset(book, run.manifest, price_as)))
         if not curve.empty:  # (an empty frame's columns are objects, which would turn every figure into one)
             frames.append(curve.assign(model=[runs.label(run, v) for v in curve["model"]]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=caps.CURVE_COLUMNS)
+
+
+def _row_cost(book: cost.PriceBook, preset: str | None) -> Callable[[pd.DataFrame], pd.Series]:
+    """What a set of answers costs, priced as the run's cost table prices them."""
+    return lambda rows: cost.row_costs(rows, book, preset)["cost"]
 
 
 def _breakdowns(scores: pd.DataFrame, tasks: tuple[str, ...]) -> list[Breakdown]:

@@ -8,11 +8,12 @@ import datetime
 from collections.abc import Sequence
 from html import escape
 
+from harness.formats import task_name
 from harness.report.charts import Chart
 from harness.report.figures import Figures
 from harness.report.markdown import SECTIONS
-from harness.report.runs import SIMULATED
-from harness.report.tables import Table, figure_columns, task_name
+from harness.report.tables import Table, figure_columns
+from harness.runs import SIMULATED
 
 # Charts are drawn at 150 dpi and shown at 100 px per inch, so their text matches the page's.
 SCREEN_SCALE = 1.5
@@ -60,7 +61,7 @@ def report_html(figures: Figures, tables: Sequence[Table], charts: Sequence[Char
         f"<h1>glm-eval report: {escape(names)}</h1>",
         f'<p class="meta">Variants: {escape(", ".join(figures.labels))}. Tasks: '
         f'{escape(", ".join(task_name(t) for t in figures.tasks))}. Written '
-        f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.</p>',
+        f'{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC.</p>',
         "<nav>" + "".join(f'<a href="#{_anchor(s)}">{escape(s)}</a>' for s in sections) + "</nav>",
     ]
     for section in sections:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.formats import task_name
 from harness.report.charts import Chart
 from harness.report.figures import Figures
-from harness.report.tables import Table, figure_columns, task_name
+from harness.report.tables import Table, figure_columns
 
 SECTIONS = ("Accuracy", "Providers", "Published figures", "Grading", "Protocols", "Cost, tokens and latency", "Token budget", "Thinking", "Breakdowns", "Runs")
 

@@ -18,11 +18,13 @@ import pandas as pd
 
 from harness import zaikit
 from harness.audit.analysis import paired_interval, provider_of
-from harness.report.charts import GRID, Chart, _figure, _panels, _save, panel_size
+from harness.canvas import GRID
+from harness.formats import DASH, interval, pct, signed_pts, task_name
+from harness.palette import styles
+from harness.report.charts import Chart, _figure, _panels, _save, panel_size
 from harness.report.figures import Figures
-from harness.report.palette import styles
-from harness.report.runs import Run
-from harness.report.tables import DASH, Table, interval, pct, signed_pts, task_name, title
+from harness.report.tables import Table, title
+from harness.runs import Run
 from harness.stats.items import GRADED
 
 SECTION = "Protocols"
@@ -86,8 +88,10 @@ def gap_breakdown(figures: Figures) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
                 continue
             columns = ["strict_run", *steps]
             names = [REQUESTS, *steps[1:]]
+            sum_of_parts = 0.0
             for name, before, after in zip(names, columns, columns[1:]):
                 delta = by_item[after] - by_item[before]
+                sum_of_parts += float(delta.mean())
                 sem = float(delta.std(ddof=1) / np.sqrt(len(delta))) if len(delta) > 1 else np.nan
                 low, high = paired_interval(float(delta.mean()), sem, len(delta))
                 changed = verdicts[after] - verdicts[before] if name != REQUESTS else pd.Series(dtype=float)
@@ -102,7 +106,7 @@ def gap_breakdown(figures: Figures) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
             gaps.append({
                 "variant": variant, "task": task, "strict_label": strict_label, "kit_label": kit_label, "n_items": len(by_item),
                 "strict": float(by_item["strict_run"].mean()), "kit": float(by_item[steps[-1]].mean()), "gap": gap,
-                "sum_of_parts": float(sum(p["contribution"] for p in parts[-len(names):])),
+                "sum_of_parts": sum_of_parts,
                 "published": published.percent / 100 if published is not None else np.nan,
             })
             long = by_item.reset_index().melt(id_vars="item_id", var_name="step", value_name="accuracy")

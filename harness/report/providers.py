@@ -14,9 +14,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from harness.audit.analysis import Audit
-from harness.report.charts import GRID, PANEL_COLUMNS, Chart, _panels, _save, titled_figure
-from harness.report.palette import MARKERS, OKABE_ITO
-from harness.report.tables import DASH, Table, interval, money, pct, seconds, signed_pts, task_name, tokens
+from harness.canvas import GRID, titled_figure
+from harness.formats import DASH, interval, money, pct, seconds, signed_pts, task_name, tokens
+from harness.palette import MARKERS, OKABE_ITO
+from harness.report.charts import PANEL_COLUMNS, Chart, _panels, _save
+from harness.report.tables import Table
 
 SECTION = "Providers"
 VERDICT_COLOURS = {

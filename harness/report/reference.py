@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from harness.config import Strict, load
 from harness.paths import CONFIGS
-from harness.report.runs import Runs
+from harness.runs import Runs
 
 DEFAULT_REFERENCE = CONFIGS / "reference.yaml"
 

@@ -7,8 +7,8 @@ import pandas as pd
 
 from harness import second_opinion
 from harness.report.figures import Figures
-from harness.report.runs import SIMULATED
 from harness.report.tables import Table, display_label, pct, signed_pts, task_name
+from harness.runs import SIMULATED
 
 SECTION = "Grading"
 NOTE = (

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import cost
+from harness.formats import DASH, accuracy_cell, interval, missing, money, pct, seconds, signed_pts, task_name, tokens
 from harness.report.figures import Breakdown, Figures
-from harness.report.runs import SIMULATED, Run
+from harness.runs import SIMULATED, Run
 
-DASH = "–"
 BREAKDOWN_NAMES = {"subject": "subject", "level": "difficulty level", "domain": "domain"}
-TASK_NAMES = {"math_sample": "MATH-style sample (built in)", "math500": "MATH-500", "aime24": "AIME 2024", "aime25": "AIME 2025", "gpqa_diamond": "GPQA-Diamond"}
 
 
 @dataclass(frozen=True)
@@ -43,49 +42,22 @@ def figure_columns(frame: pd.DataFrame) -> set[str]:
     return {c for c in frame.columns if len(frame) and frame[c].astype(str).str.match(_FIGURE).all()}
 
 
-def task_name(task: str) -> str:
-    """A task's display name; a task posed under another protocol (`gpqa_diamond:zai-kit`) says so."""
-    base, _, protocol = task.partition(":")
-    return f"{TASK_NAMES.get(base, base)} ({protocol})" if protocol else TASK_NAMES.get(task, task)
 
 
-def pct(value: float, digits: int = 1) -> str:
-    return DASH if _missing(value) else f"{100 * value:.{digits}f}"
 
 
-def interval(low: float, high: float) -> str:
-    return DASH if _missing(low) or _missing(high) else f"[{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def accuracy_cell(row: pd.Series) -> str:
-    return f"{pct(row['accuracy'])} {interval(row['ci_low'], row['ci_high'])} ({int(row['n_items'])}×{int(row['k'])})"
+def _accuracy_of(row: pd.Series) -> str:
+    return accuracy_cell(row["accuracy"], row["ci_low"], row["ci_high"], int(row["n_items"]), int(row["k"]))
 
 
-def signed_pts(value: float) -> str:
-    return DASH if _missing(value) else f"{100 * value:+.1f}"
 
 
-def money(value: float, currency: str | None) -> str:
-    """Enough digits to tell cheap variants apart (a MATH-500 answer costs fractions of a cent)."""
-    if _missing(value):
-        return "unknown"
-    unit = f" {currency}" if currency else ""
-    if value == 0:
-        return f"0{unit}"
-    if abs(value) >= 100:
-        return f"{value:,.0f}{unit}"
-    if abs(value) >= 1:
-        return f"{value:.2f}{unit}"
-    return f"{value:.3g}{unit}"
 
 
-def tokens(value: float) -> str:
-    """A token count the server did not report reads "unknown": a dash or a 0 would pass for a figure."""
-    return "unknown" if _missing(value) else f"{value:,.0f}"
 
 
-def seconds(value: float) -> str:
-    return DASH if _missing(value) else (f"{value:.1f}" if value >= 10 else f"{value:.2f}")
 
 
 def group_value(value: object) -> str:
@@ -129,7 +101,7 @@ def accuracy_table(figures: Figures) -> Table:
     s = figures.summary
     frame = pd.DataFrame({"variant": [display_label(figures, label) for label in figures.labels]})
     for task in figures.tasks:
-        cells = {r["model"]: accuracy_cell(r) for _, r in s[s["task"] == task].iterrows()}
+        cells = {r["model"]: _accuracy_of(r) for _, r in s[s["task"] == task].iterrows()}
         frame[task_name(task)] = [cells.get(label, DASH) for label in figures.labels]
     return Table(
         "accuracy", "Accuracy", title(figures, "Accuracy, % [95% CI] (items × samples per item)"), frame,
@@ -260,7 +232,7 @@ def breakdown_table(figures: Figures, breakdown: Breakdown) -> Table:
     frame = pd.DataFrame({name: [group_value(g) for g in groups]})
     for label in labels:
         mine = s[s["model"] == label].set_index(breakdown.column)
-        frame[display_label(figures, label)] = [accuracy_cell(mine.loc[g]) if g in mine.index else DASH for g in groups]
+        frame[display_label(figures, label)] = [_accuracy_of(mine.loc[g]) if g in mine.index else DASH for g in groups]
     return Table(
         f"breakdown_{breakdown.task}_{breakdown.column}", "Breakdowns",
         title(figures, f"{task_name(breakdown.task)} by {name}: accuracy, % [95% CI] (items × k)"), frame,
@@ -311,7 +283,7 @@ def _cost(value: float, currency: str | None, priced_as: str) -> str:
 
 def _gap(reported: float, table: float, currency: str | None) -> str:
     """The provider's own total beside the price table's for the same answers, and how far apart."""
-    if _missing(table) or not table:
+    if missing(table) or not table:
         return f"{money(reported, currency)} (no table price)"
     return f"{money(reported, currency)} vs {money(table, currency)} ({(reported - table) / table:+.0%})"
 
@@ -324,6 +296,3 @@ def _items(row: pd.Series) -> str:
     of = f" of {int(row['items_in_set'])}" if pd.notna(row["items_in_set"]) else ""
     return f"{int(row['n_items'])}{of} × {int(row['k'])}"
 
-
-def _missing(value: object) -> bool:
-    return value is None or bool(pd.isna(value))

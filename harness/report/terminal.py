@@ -11,7 +11,14 @@ from rich.table import Table as RichTable
 
 from harness.report.figures import Figures
 from harness.report.tables import (
-    Table, accuracy_table, cost_totals_table, display_label, figure_columns, pct, per_task_table, task_name,
+    Table,
+    accuracy_table,
+    cost_totals_table,
+    display_label,
+    figure_columns,
+    pct,
+    per_task_table,
+    task_name,
 )
 
 

@@ -18,11 +18,13 @@ from matplotlib.lines import Line2D
 
 from harness import stats
 from harness.audit.analysis import paired_interval, provider_of
-from harness.report.charts import GRID, Chart, _figure, _log_axis, _panels, _save, panel_size
+from harness.canvas import GRID
+from harness.formats import DASH, interval, money, pct, seconds, signed_pts, task_name, tokens
+from harness.palette import styles
+from harness.report.charts import Chart, _figure, _log_axis, _panels, _save, panel_size
 from harness.report.figures import Figures
-from harness.report.palette import styles
-from harness.report.runs import Run
-from harness.report.tables import DASH, Table, interval, money, pct, seconds, signed_pts, task_name, title, tokens
+from harness.report.tables import Table, title
+from harness.runs import Run
 from harness.stats.items import GRADED
 
 SECTION = "Thinking"
@@ -100,7 +102,9 @@ def thinking_tables(figures: Figures, rows: pd.DataFrame) -> list[Table]:
         "on − off [95% CI]": [f"{signed_pts(d)} {interval(lo, hi)}" for d, lo, hi in zip(rows["delta"], rows["ci_low"], rows["ci_high"])],
         "p": [DASH if not np.isfinite(p) else f"{p:.3f}" for p in rows["p_value"]],
         "tokens per correct, off / on": [f"{tokens(a)} / {tokens(b)}" for a, b in zip(rows["tokens_per_correct_off"], rows["tokens_per_correct_on"])],
-        "cost per correct, off / on": [f"{money(a, c)} / {money(b, c)}" for a, b, c in zip(rows["cost_per_correct_off"], rows["cost_per_correct_on"], rows["currency"])],
+        "cost per correct, off / on": [
+            f"{money(a, c)} / {money(b, c)}" for a, b, c in zip(rows["cost_per_correct_off"], rows["cost_per_correct_on"], rows["currency"])
+        ],
         "latency p50 s, off / on": [f"{seconds(a)} / {seconds(b)}" for a, b in zip(rows["latency_off"], rows["latency_on"])],
         "points per 1k reasoning tokens": [DASH if not np.isfinite(v) else f"{v:+.2f}" for v in rows["points_per_1k_reasoning"]],
         "reasoning share of output": rows["reasoning_share"].map(lambda v: DASH if not np.isfinite(v) else f"{100 * v:.0f}%"),

@@ -10,8 +10,8 @@ measurement of a real model or host.
 from .faults import Faults
 from .key import KeyItem
 from .options import DEFAULT_PROFILES, FixedLatency, SimOptions
-from .profiles import ProfileError, Profiles, ProviderProfile, VariantProfile, load_profiles
 from .process import serve
+from .profiles import ProfileError, Profiles, ProviderProfile, VariantProfile, load_profiles
 from .server import make_app, start_server
 
 __all__ = [

@@ -8,8 +8,8 @@ half-way would have got the same answer.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 from .calibration import Calibrator
 from .draws import Draws
@@ -49,7 +49,7 @@ class Plan:
         """When the last token is ready: a non-streamed answer is sent then."""
         return self.ttft_s + self.token_interval_s * (len(self.reasoning) + len(self.content))
 
-    def cut(self, limit: int, finish_reason: str) -> "Plan":
+    def cut(self, limit: int, finish_reason: str) -> Plan:
         """The completion stopped after `limit` tokens: reasoning first, then the answer."""
         reasoning, content = self.reasoning, self.content
         if len(reasoning) + len(content) <= limit:

@@ -232,17 +232,18 @@ class Batches:
         for task in work:
             task.cancel()
         batch.status, batch.times["finalizing_at"] = "finalizing", int(time.time())
-        output, errors = [], []
+        output: list[str] = []
+        errors: list[str] = []
         for custom_id, _ in requests:
-            line = done.get(custom_id)
-            if line is None:
+            result = done.get(custom_id)
+            if result is None:
                 code, message = (("batch_cancelled", "The batch was cancelled before this request ran.") if cancelled else
                                  ("batch_expired", "This request could not be executed before the completion window expired."))
-                line = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": custom_id, "response": None,
-                        "error": {"code": code, "message": message}}
+                result = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": custom_id, "response": None,
+                          "error": {"code": code, "message": message}}
                 batch.failed += 1
-            ok = line["response"] is not None and line["response"]["status_code"] == 200
-            (output if ok else errors).append(json.dumps(line))
+            ok = result["response"] is not None and result["response"]["status_code"] == 200
+            (output if ok else errors).append(json.dumps(result))
         for name, rows in (("output_file_id", output), ("error_file_id", errors)):
             if rows:
                 file = _File(f"file-{uuid.uuid4().hex[:24]}", "batch_output", f"{batch.id}_{name}.jsonl",

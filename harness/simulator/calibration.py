@@ -11,7 +11,7 @@ a host's quantization costs points on every item, easy ones less, as the logit s
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from .draws import standard_normal_of
 from .key import AnswerKey

@@ -8,8 +8,9 @@ independent of each other.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Sequence, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 _STANDARD_NORMAL = NormalDist()

@@ -69,7 +69,7 @@ class Faults(BaseModel):
                                                "start: what is not answered by then expires (code batch_expired)")
 
     @model_validator(mode="after")
-    def _at_most_one(self) -> "Faults":
+    def _at_most_one(self) -> Faults:
         total = sum(getattr(self, name) for name in RATE_FIELDS)
         if total > 1.0 + 1e-9:
             raise ValueError(f"fault rates add up to {total:g}; at most one fault is drawn per "

@@ -8,8 +8,9 @@ puts them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 Kind = Literal["math", "integer", "mcq"]
 

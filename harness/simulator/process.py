@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from harness.errors import UserError
 

@@ -11,9 +11,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-SIMULATOR_HEADER = "X-GLM-Eval-Simulator"
-"""Sent with every response, so that a client can tell the simulator from a real server."""
-
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
 _EFFORTS = {"minimal", "low", "medium", "high"}
 

@@ -14,11 +14,14 @@ import math
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
+
+from harness.simmark import SIMULATOR_HEADER
 
 from .answers import Plan, Responder, fixed_plan
 from .batches import Batches
@@ -27,8 +30,7 @@ from .faults import FaultName, Faults, RateLimiter
 from .key import AnswerKey, KeyItem
 from .options import SimOptions
 from .profiles import ProviderProfile, load_profiles
-from .protocol import (SIMULATOR_HEADER, ChatRequest, ChunkEncoder, RequestError, canonical_json, completion_body,
-                       error_body, parse_chat_request, usage_body)
+from .protocol import ChatRequest, ChunkEncoder, RequestError, canonical_json, completion_body, error_body, parse_chat_request, usage_body
 
 MIN_EVENT_INTERVAL_S = 0.050
 """SSE events of one stream are at least this far apart (real time); faster tokens are merged."""
@@ -81,7 +83,7 @@ class Simulator:
         key = AnswerKey(answer_key)
         # An aggregator's profile serves each request from one of its routes, as OpenRouter routes one
         # model id to several upstream hosts; any other profile is its own single route.
-        names = self.host.routes or [options.provider_profile]
+        names: Sequence[str | None] = self.host.routes or [options.provider_profile]
         self.routes: dict[str | None, tuple[ProviderProfile, Responder]] = {
             name: (self.profiles.provider(name), Responder(self.profiles, key, name)) for name in names}
         self.faults = options.faults

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -193,7 +193,7 @@ def compare(
     )
 
 
-def compare_to(scores: pd.DataFrame, reference: str, **options: float) -> pd.DataFrame:
+def compare_to(scores: pd.DataFrame, reference: str, **options: Any) -> pd.DataFrame:
     """Every other model against `reference`, per task, as one table for reports.
 
     Columns: task, reference, model, n_items, accuracy_reference, accuracy, delta, ci_low,
@@ -236,10 +236,10 @@ def regression_test(
         n_items=len(matched),
         accuracy_base=float(matched["accuracy_a"].mean()),
         accuracy_current=float(matched["accuracy_b"].mean()),
-        delta=test.delta,
-        sem=test.sem,
-        upper_bound=test.upper_bound,
-        p_value=test.p_value,
+        delta=float(test.delta),
+        sem=float(test.sem),
+        upper_bound=float(test.upper_bound),
+        p_value=float(test.p_value),
         tolerance=tolerance_pts / 100,
         alpha=alpha,
         regressed=bool(test.p_value < alpha),

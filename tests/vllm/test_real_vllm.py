@@ -19,10 +19,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import MAX_MODEL_LEN, REPO, SERVED, glm_eval, kill, vllm_server
 
 from harness.simproc import simulator
-
-from conftest import MAX_MODEL_LEN, REPO, SERVED, glm_eval, kill, vllm_server
 
 pytestmark = pytest.mark.vllm  # not part of `make test`: `make test-vllm` runs these
 

@@ -1,4 +1,4 @@
-"""The runs a report is made of, merged into one scores frame.
+"""The runs a report or a check is made of, merged into one scores frame.
 
 Reports read only a run's two files (manifest.json, samples.jsonl). When several runs are merged,
 the `model` column is rewritten to a label that is unique across runs ("glm-4.5 (run-b)" when
@@ -16,16 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import results
+from harness import family, results
 from harness.errors import UserError
 from harness.records import Manifest, read_manifest
 from harness.stats.items import STATUSES
 
 SIMULATED = "SIMULATED"
 SIMULATED_NOTE = "scores from glm-eval's simulated endpoint (a test double), not measurements of the real models"
-# Variants and tasks are shown in this order (the family's own order, flagship first); others
+# Tasks are shown in this order, variants in the family's own (configs/models.yaml); others
 # follow in the order the runs name them.
-VARIANT_ORDER = ("glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-flash")
 TASK_ORDER = ("math500", "aime24", "aime25", "gpqa_diamond")
 
 
@@ -115,13 +114,13 @@ def merge(runs: Sequence[Run]) -> Runs:
             seen[variant] = seen.get(variant, 0) + 1
     frames, variant_of, run_of = [], {}, {}
     for run in runs:
-        labels = {v: v if seen[v] == 1 else f"{v} ({run.name})" for v in run.scores["model"].unique()}
-        for variant, label in labels.items():
+        label_of = {v: v if seen[v] == 1 else f"{v} ({run.name})" for v in run.scores["model"].unique()}
+        for variant, label in label_of.items():
             variant_of[label], run_of[label] = variant, run
-        frames.append(run.scores.assign(model=run.scores["model"].map(labels)))
+        frames.append(run.scores.assign(model=run.scores["model"].map(label_of)))
     scores = pd.concat(frames, ignore_index=True)
     variants, run_index = list(seen), {run.name: i for i, run in enumerate(runs)}
-    labels = sorted(variant_of, key=lambda label: (_rank(variant_of[label], VARIANT_ORDER, variants), run_index[run_of[label].name]))
+    labels = sorted(variant_of, key=lambda label: (_rank(variant_of[label], family.variants(), variants), run_index[run_of[label].name]))
     appearance = list(dict.fromkeys(scores["task"]))
     bases = list(dict.fromkeys(task.partition(":")[0] for task in appearance))
     # a task under another protocol (math500:zai-kit) right after the task itself

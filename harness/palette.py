@@ -1,15 +1,17 @@
-"""One colour and one marker per variant label, the same in every chart of a report.
+"""One colour and one marker per variant label, the same in every chart of a report and of the
+gate's history.
 
 Colours are Okabe and Ito's palette, chosen to stay distinct under the common colour-vision
-deficiencies; each known variant keeps its own colour from report to report, and markers differ
-too, so a chart still reads in greyscale.
+deficiencies; each known variant keeps its own colour (configs/models.yaml) from report to report,
+and markers differ too, so a chart still reads in greyscale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.report.runs import Runs
+from harness.family import colours
+from harness.runs import Runs
 
 OKABE_ITO = {
     "blue": "#0072B2",
@@ -20,13 +22,6 @@ OKABE_ITO = {
     "sky blue": "#56B4E9",
     "black": "#000000",
     "yellow": "#F0E442",  # last: faint on white
-}
-VARIANT_COLOURS = {
-    "glm-4.5": OKABE_ITO["blue"],
-    "glm-4.5-air": OKABE_ITO["orange"],
-    "glm-4.5-x": OKABE_ITO["bluish green"],
-    "glm-4.5-airx": OKABE_ITO["reddish purple"],
-    "glm-4.5-flash": OKABE_ITO["vermillion"],
 }
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
@@ -44,7 +39,7 @@ def styles(runs: Runs) -> dict[str, Style]:
     used: list[str] = []
     chosen: dict[str, str] = {}
     for label in runs.labels:
-        own = VARIANT_COLOURS.get(runs.variant_of[label])
+        own = colours().get(runs.variant_of[label])
         if own and own not in used:
             chosen[label] = own
         else:
@@ -57,4 +52,5 @@ def styles(runs: Runs) -> dict[str, Style]:
 def _reserved(runs: Runs, label: str) -> set[str]:
     """Colours of variants still to come, kept for them."""
     later = runs.labels[runs.labels.index(label) + 1 :]
-    return {VARIANT_COLOURS[runs.variant_of[l]] for l in later if runs.variant_of[l] in VARIANT_COLOURS}
+    own = colours()
+    return {own[runs.variant_of[other]] for other in later if runs.variant_of[other] in own}
