@@ -1,6 +1,6 @@
 """The module map of harness/: lines per module, and which harness modules each stage imports.
 
-Issue 21 asks for the map before and after a restructuring; this prints it so the two can be
+A restructuring is judged by the map before and after it; this prints it so the two can be
 compared as text (run it on each commit: `python bench/module_map.py [--stages] [--within PACKAGE]`).
 A stage is a top-level module or package of harness/; its imports are every `harness.X` it names at
 any depth (imports inside functions included: they are dependencies all the same), folded to X.

@@ -533,8 +533,8 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
 def cmd_regrade(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
+    from harness.records import SECOND_OPINION as FILE
     from harness.regrade import regrade
-    from harness.second_opinion import FILE
 
     if args.second_opinion is not None:
         return _second_opinion(args, console)
@@ -567,12 +567,13 @@ def _second_opinion(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
     from harness import second_opinion
-    from harness.records import read_manifest
+    from harness.records import read_manifest, write_second_opinion
     from harness.report.second_opinion import rates_table
     from harness.report.terminal import rich_table
+    from harness.stats.agreement import disagreement_rates
 
     opinion = second_opinion.second_opinion(args.run, args.second_opinion, console, args.judge, args.data_dir)
-    path = second_opinion.write(args.run, opinion)
+    path = write_second_opinion(args.run, opinion.samples)
     samples = opinion.samples
     simulated = read_manifest(args.run).simulated
     if simulated:
@@ -594,7 +595,7 @@ def _second_opinion(args: argparse.Namespace, console: Console) -> int:
         console.print(table)
         if len(disagree) > DISAGREEMENTS_SHOWN:
             console.print(f"... and {len(disagree) - DISAGREEMENTS_SHOWN} more: every disagreement is in {path} (agree = False)")
-    rates = second_opinion.disagreement_rates(samples)
+    rates = disagreement_rates(samples)
     if not rates.empty:
         console.print(rich_table(rates_table(rates, list(rates["model"]), simulated)))
     share = f" ({100 * len(disagree) / len(samples):.1f}%)" if len(samples) else ""

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import UserError
@@ -199,3 +200,29 @@ def read_sample_rows(run_dir: Path) -> Iterator[SampleRow]:
                     yield SampleRow.model_validate_json(line)
                 except ValueError as error:
                     raise UserError(f"{path} line {number}: not a sample row ({error})") from None
+
+
+SECOND_OPINION = "second_opinion.csv"
+# One row per graded sample that `regrade --second-opinion` read: glm-eval's verdict beside the second method's.
+SECOND_OPINION_COLUMNS = [
+    "method", "model", "task", "item_id", "sample", "status",
+    "glm_eval_correct", "glm_eval_extracted", "glm_eval_reason",
+    "second_correct", "second_extracted", "second_reason", "agree",
+]
+
+
+def write_second_opinion(run_dir: Path, samples: pd.DataFrame) -> Path:
+    """second_opinion.csv, replaced whole: it holds the latest second opinion of the run."""
+    path = run_dir / SECOND_OPINION
+    tmp = path.with_suffix(".tmp")
+    samples[SECOND_OPINION_COLUMNS].to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def read_second_opinion(run_dir: Path) -> pd.DataFrame | None:
+    """A run's second opinion, or None when `regrade --second-opinion` was never run on it."""
+    path = Path(run_dir) / SECOND_OPINION
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, dtype={"item_id": str, "glm_eval_extracted": str, "second_extracted": str})

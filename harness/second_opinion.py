@@ -25,32 +25,21 @@ from harness.graders.pool import MATH_VERIFY
 from harness.graders.verdict import TRUNCATED
 from harness.judge import JudgeJob, letter_job, reading_job, resolve_judge
 from harness.judge import apply as judge_apply
-from harness.records import SampleRow
+from harness.records import SECOND_OPINION_COLUMNS, SampleRow
 from harness.regrade import RunSamples, graded_samples
 from harness.runspec import RunSpec
 from harness.runview import RunView
-from harness.stats.items import GROUP_KEYS, per_item
 from harness.store import Store, StoreLock
 
 JUDGE = "judge"
 METHODS = (MATH_VERIFY, JUDGE)
-FILE = "second_opinion.csv"
-COLUMNS = [
-    "method", "model", "task", "item_id", "sample", "status",
-    "glm_eval_correct", "glm_eval_extracted", "glm_eval_reason",
-    "second_correct", "second_extracted", "second_reason", "agree",
-]
-RATE_COLUMNS = [
-    *GROUP_KEYS, "method", "n_samples", "disagreements", "disagreement_rate", "right_only_by_glm_eval", "right_only_by_second",
-    "accuracy", "accuracy_second", "accuracy_move",
-]
 JUDGE_GRADERS = ("math", "integer", "mcq")  # the judge reads letters (mcq) and final answers (math, integer)
 
 
 @dataclass(frozen=True)
 class Opinion:
     method: str  # "math-verify", or "judge PROVIDER:MODEL"
-    samples: pd.DataFrame  # COLUMNS, one row per graded sample of a task the method can read
+    samples: pd.DataFrame  # records.SECOND_OPINION_COLUMNS, one row per graded sample of a task the method can read
     without: dict[str, str]  # task -> why the method cannot grade it
     unanswered: int = 0  # samples left out because the judge's request failed (a rerun asks again)
 
@@ -84,47 +73,6 @@ def second_opinion(run_dir: Path, method: str, console: Console, judge: str | No
     return Opinion(label, frame, without, unanswered=len(rows) - len(answered))
 
 
-def write(run_dir: Path, opinion: Opinion) -> Path:
-    path = run_dir / FILE
-    tmp = path.with_suffix(".tmp")
-    opinion.samples.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
-
-
-def read(run_dir: Path) -> pd.DataFrame | None:
-    """A run's second opinion, or None when `regrade --second-opinion` was never run on it."""
-    path = Path(run_dir) / FILE
-    if not path.is_file():
-        return None
-    return pd.read_csv(path, dtype={"item_id": str, "glm_eval_extracted": str, "second_extracted": str})
-
-
-def disagreement_rates(samples: pd.DataFrame) -> pd.DataFrame:
-    """Per model and task: how often the two methods disagree, which way, and the accuracy (avg@k,
-    as every report figure) under each, so "how far would the score move" is one column."""
-    if samples.empty:
-        return pd.DataFrame(columns=RATE_COLUMNS)
-    frame = samples.assign(normalized=None)
-    first = per_item(frame.assign(correct=frame["glm_eval_correct"].astype(bool)))
-    second = per_item(frame.assign(correct=frame["second_correct"].astype(bool)))
-    accuracy = first.groupby(GROUP_KEYS, sort=False)["accuracy"].mean().rename("accuracy")
-    accuracy_second = second.groupby(GROUP_KEYS, sort=False)["accuracy"].mean().rename("accuracy_second")
-    mine = frame.assign(
-        _disagree=~frame["agree"].astype(bool),
-        _first=frame["glm_eval_correct"].astype(bool) & ~frame["second_correct"].astype(bool),
-        _second=~frame["glm_eval_correct"].astype(bool) & frame["second_correct"].astype(bool),
-    )
-    counts = mine.groupby(GROUP_KEYS, sort=False).agg(
-        method=("method", "first"), n_samples=("sample", "size"), disagreements=("_disagree", "sum"),
-        right_only_by_glm_eval=("_first", "sum"), right_only_by_second=("_second", "sum"),
-    )
-    rates = counts.join(accuracy).join(accuracy_second).reset_index()
-    rates["disagreement_rate"] = rates["disagreements"] / rates["n_samples"]
-    rates["accuracy_move"] = rates["accuracy_second"] - rates["accuracy"]
-    return rates[RATE_COLUMNS]
-
-
 def _frame(method: str, rows: list[SampleRow], verdicts: list[Verdict]) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -136,7 +84,7 @@ def _frame(method: str, rows: list[SampleRow], verdicts: list[Verdict]) -> pd.Da
             }
             for r, v in zip(rows, verdicts)
         ],
-        columns=COLUMNS,
+        columns=SECOND_OPINION_COLUMNS,
     )
 
 

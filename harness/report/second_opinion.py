@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness import second_opinion
+from harness.records import read_second_opinion
 from harness.report.figures import Figures
 from harness.report.tables import Table, display_label, pct, signed_pts, task_name
 from harness.runs import SIMULATED
+from harness.stats.agreement import RATE_COLUMNS, disagreement_rates
 
 SECTION = "Grading"
 NOTE = (
@@ -19,7 +20,7 @@ NOTE = (
 
 
 def rates_table(rates: pd.DataFrame, labels: list[str], simulated: bool) -> Table:
-    """`rates` (second_opinion.disagreement_rates) as a table whose rows read `labels` for the models."""
+    """`rates` (stats.agreement.disagreement_rates) as a table whose rows read `labels` for the models."""
     methods = ", ".join(dict.fromkeys(rates["method"]))
     frame = pd.DataFrame({
         "variant": labels,
@@ -43,12 +44,12 @@ def second_opinion_rates(figures: Figures) -> pd.DataFrame:
     runs = figures.runs
     frames = []
     for run in runs.runs:
-        samples = second_opinion.read(run.path)
+        samples = read_second_opinion(run.path)
         if samples is None or samples.empty:
             continue
-        rates = second_opinion.disagreement_rates(samples)
+        rates = disagreement_rates(samples)
         frames.append(rates.assign(model=[runs.label(run, v) if v in set(run.scores["model"]) else v for v in rates["model"]]))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=second_opinion.RATE_COLUMNS)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RATE_COLUMNS)
 
 
 def second_opinion_tables(figures: Figures, rates: pd.DataFrame) -> list[Table]:
