@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+# No test reaches the hub (loopback only). `datasets` reads this once, when it is first imported, so
+# it is set here, before any test imports it: a test that sets it later would find `datasets`
+# already online and waiting out its retries.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 REPO = Path(__file__).resolve().parent.parent
 MIRROR = Path(os.environ.get("GLM_EVAL_TEST_MIRROR", REPO.parent / "shared" / "data"))
 
