@@ -20,8 +20,8 @@ from harness.report import default_folder, write_report
 from harness.report.charts import HEATMAP_SIZE, SINGLE_SIZE, _pareto, panel_size
 from harness.report.figures import collect
 from harness.report.reference import load_reference
-from harness.report.tables import cost_totals_table, per_task_table
-from harness.report.terminal import print_summary
+from harness.report.tables import Table, cost_totals_table, per_task_table
+from harness.report.terminal import print_summary, rich_table
 from harness.runs import load_runs
 
 CELL = re.compile(r"^(?P<acc>\d+\.\d) \[(?P<low>\d+\.\d), (?P<high>\d+\.\d)\] \((?P<n>\d+)×(?P<k>\d+)\)$")
@@ -246,3 +246,15 @@ def test_a_folder_that_is_not_a_run_is_refused_with_the_reason(tmp_path):
 
     with pytest.raises(UserError, match="manifest.json is missing"):
         write_report([tmp_path])
+
+
+def test_a_wide_table_keeps_its_labels_whole_on_the_terminal():
+    """A table wider than the terminal gives up the figure columns' width first: "glm-4.5-air" and
+    "GPQA-Diamond" are never broken over two lines (a CI log is 160 columns)."""
+    frame = pd.DataFrame({"variant": ["glm-4.5-air"], "task": ["GPQA-Diamond"],
+                          **{f"a long figure header {i}": ["+12.3"] for i in range(12)}})
+    console = Console(width=160, record=True)
+    console.print(rich_table(Table("t", "s", "title", frame)))
+    lines = console.export_text().splitlines()
+    assert any("glm-4.5-air" in line and "GPQA-Diamond" in line and "+12.3" in line for line in lines)
+    assert max(map(len, lines)) <= 160

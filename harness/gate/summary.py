@@ -19,12 +19,6 @@ COLUMNS = ("variant", "task", "baseline %", "current %", "Δ points", "interval"
 NUMERIC = {"baseline %", "current %", "Δ points", "interval", "p"}
 
 
-
-
-
-
-
-
 def level_name(check: Check) -> str:
     return f"{100 * check.level:.4g}%"
 

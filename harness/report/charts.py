@@ -250,8 +250,6 @@ def _figure(figures: Figures, size: tuple[float, float], title: str) -> Figure:
     return titled_figure(size, title, figures.runs.simulated)
 
 
-
-
 def _panels(fig: Figure, tasks: tuple[str, ...]) -> list[tuple[Axes, str]]:
     columns = min(len(tasks), PANEL_COLUMNS)
     rows = math.ceil(len(tasks) / PANEL_COLUMNS)

@@ -236,4 +236,3 @@ def _unpaired(rows: pd.DataFrame) -> list[str]:
     ]
 
 
-

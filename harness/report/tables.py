@@ -42,22 +42,8 @@ def figure_columns(frame: pd.DataFrame) -> set[str]:
     return {c for c in frame.columns if len(frame) and frame[c].astype(str).str.match(_FIGURE).all()}
 
 
-
-
-
-
-
-
 def _accuracy_of(row: pd.Series) -> str:
     return accuracy_cell(row["accuracy"], row["ci_low"], row["ci_high"], int(row["n_items"]), int(row["k"]))
-
-
-
-
-
-
-
-
 
 
 def group_value(value: object) -> str:

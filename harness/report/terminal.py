@@ -23,11 +23,15 @@ from harness.report.tables import (
 
 
 def rich_table(table: Table) -> RichTable:
-    """A report table for the terminal; the title keeps its SIMULATED mark, notes go in the caption."""
+    """A report table for the terminal; the title keeps its SIMULATED mark, notes go in the caption.
+
+    Where the table is wider than the terminal, the figure columns give up width first: a label
+    ("glm-4.5-air", "GPQA-Diamond") broken over two lines is harder to read than a narrow header."""
     out = RichTable(title=table.title, caption="\n".join(table.notes) or None, caption_justify="left", title_justify="left")
     right = figure_columns(table.frame)
+    labels = [c for c in table.frame.columns if c not in right][:2]  # what a row is about: the variant, the task
     for column in table.frame.columns:
-        out.add_column(str(column), justify="right" if column in right else "left", overflow="fold")
+        out.add_column(str(column), justify="right" if column in right else "left", overflow="fold", no_wrap=column in labels)
     for row in table.frame.itertuples(index=False):
         out.add_row(*(str(v) for v in row))
     return out
