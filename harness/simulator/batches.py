@@ -225,7 +225,9 @@ class Batches:
         work = [asyncio.create_task(answer(c, b)) for c, b in requests]
         expired = cancelled = False
         try:
-            _, pending = await asyncio.wait(work, timeout=faults.batch_expire_after_s) if work else (set(), set())
+            pending, window = set(work), faults.batch_expire_after or len(work)
+            while pending and len(work) - len(pending) < window:
+                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             expired = bool(pending)
         except asyncio.CancelledError:
             cancelled = True

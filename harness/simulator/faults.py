@@ -65,8 +65,9 @@ class Faults(BaseModel):
     batch_failed: Rate = Field(0.0, description="share of a batch's requests that fail (HTTP 500 in the error file)")
     batch_start_s: float = Field(0.2, ge=0, description="seconds a batch spends validating before it runs")
     batch_concurrency: int = Field(16, gt=0, description="requests of one batch answered at a time")
-    batch_expire_after_s: float | None = Field(None, gt=0, description="the completion window, in real seconds from the "
-                                               "start: what is not answered by then expires (code batch_expired)")
+    batch_expire_after: int | None = Field(None, gt=0, description="the completion window closes once this many of a "
+                                           "batch's requests are answered: the rest expire (code batch_expired). Counted, "
+                                           "not timed, so what expires does not depend on the machine's speed")
 
     @model_validator(mode="after")
     def _at_most_one(self) -> Faults:
