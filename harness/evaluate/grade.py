@@ -5,6 +5,7 @@ the zai-kit tasks are graded as Z.ai's kit grades them."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
 from functools import partial
@@ -99,15 +100,9 @@ def judge(plan: Plan, judge: Judge, verdicts: dict[str, Verdict], sender: Sender
                 questions.append(letter_job(judge, job, plan.prompt(job).messages[-1]["content"], row.content or ""))
             elif fallback and task.spec.answer_reader == "rules" and task.spec.grader == "math" and verdict.reason == "mismatch" and verdict.extracted:
                 questions.append(equivalence_job(judge, job, plan.item(job).question, verdict.gold, verdict.extracted))
-    stored = store.usable_keys(q.job.key for q in questions)
-    missing = [q for q in questions if q.job.key not in stored]
-    if sender.spec.cache_only and missing:
-        missing_error(plan, [q.source for q in missing], store.path, what="judge answers")
     if not questions:
         return {}
-    sender.listener(JudgeAsked(judge.label, len(questions), len(missing), kit=False))
-    _ask(judge, missing, address, sender)
-    answers = {r.key: r.content for r in store.get_many([q.job.key for q in questions]) if r.status == OK}
+    answers = _replies(plan, judge, questions, sender, lambda: address)
     judged: dict[str, dict[str, Any]] = {}
     for q in questions:
         answer = answers.get(q.job.key)
@@ -146,14 +141,24 @@ def judge_answers(
 ) -> dict[str, str]:
     """The judge's reply to each question (by the question's key) after a run, as `regrade
     --second-opinion judge` asks them: only those the store lacks are sent, so none is paid twice."""
+    with contextlib.ExitStack() as stack:
+        endpoints = Endpoints(plan, spec, run_dir, stack)  # a server is started or reached only when something is missing
+        answers = _replies(plan, judge, questions, Sender(store, spec, listener), lambda: endpoints.address(judge.provider, judge.api_key))
+    return {key: answer or "" for key, answer in answers.items()}
+
+
+def _replies(plan: Plan, judge: Judge, questions: list[JudgeJob], sender: Sender, address: Callable[[], Address]) -> dict[str, str | None]:
+    """The judge's stored reply to each question (by the question's key), asking for those the store
+    lacks: a reply already paid for is never asked again."""
+    store = sender.store
     stored = store.usable_keys(q.job.key for q in questions)
     missing = [q for q in questions if q.job.key not in stored]
-    listener(JudgeAsked(judge.label, len(questions), len(missing), kit=False))
+    if sender.spec.cache_only and missing:
+        missing_error(plan, [q.source for q in missing], store.path, what="judge answers")
+    sender.listener(JudgeAsked(judge.label, len(questions), len(missing), kit=False))
     if missing:
-        with contextlib.ExitStack() as stack:
-            address = Endpoints(plan, spec, run_dir, stack).address(judge.provider, judge.api_key)
-            _ask(judge, missing, address, Sender(store, spec, listener))
-    return {r.key: r.content or "" for r in store.get_many([q.job.key for q in questions]) if r.status == OK}
+        _ask(judge, missing, address(), sender)
+    return {r.key: r.content for r in store.get_many([q.job.key for q in questions]) if r.status == OK}
 
 
 def _ask(judge: Judge, questions: list[JudgeJob], address: Address, sender: Sender) -> None:
